@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import FileResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.api.db import EventRow, as_utc
+from vigil.api.deps import get_runtime, get_session
+from vigil.api.schemas import EventOut, EventPage, ReviewIn
+from vigil.config import RULE_TYPES
+from vigil.service import Runtime
+
+router = APIRouter(tags=["events"])
+RuleName = Literal["blocked_exit", "unattended_room", "ebike_indoor", "fire_smoke", "camera_offline"]
+assert set(RULE_TYPES) < set(RuleName.__args__)  # type: ignore[attr-defined]
+
+
+def event_out(row: EventRow, rt: Runtime) -> dict:
+    cam = next((c for c in rt.cfg.cameras if c.id == row.camera_id), None)
+    inst = rt.institutions.get(row.institution_id)
+    return {
+        "id": row.id, "camera_id": row.camera_id, "camera_name": cam.name if cam else None,
+        "institution_id": row.institution_id, "institution_name": inst.name if inst else None,
+        "zone": row.zone, "rule": row.rule, "state": row.state, "review_status": row.review_status,
+        "started_at": as_utc(row.started_at), "ended_at": as_utc(row.ended_at), "peak_confidence": row.peak_confidence,
+        "params": row.params or {}, "detail": row.detail or {},
+        "snapshot_url": f"/api/events/{row.id}/snapshot.jpg" if row.snapshot_path else None,
+        "reviewed_at": as_utc(row.reviewed_at), "reviewer": row.reviewer, "review_note": row.review_note,
+    }
+
+
+def _get(s: Session, event_id: int) -> EventRow:
+    row = s.get(EventRow, event_id)
+    if row is None:
+        raise HTTPException(404, f"event {event_id} does not exist")
+    return row
+
+
+@router.get("/api/events", response_model=EventPage, summary="Events, newest first, filtered and paginated")
+def list_events(
+    status: Literal["pending", "confirmed", "false_alarm"] | None = Query(None, description="Review status."),
+    state: Literal["open", "closed"] | None = Query(None, description="open: the condition still holds."),
+    rule: RuleName | None = Query(None),
+    camera: str | None = Query(None, description="Camera id."),
+    institution: str | None = Query(None, description="Institution id."),
+    since: datetime | None = Query(None, description="Started at or after (ISO 8601)."),
+    until: datetime | None = Query(None, description="Started before (ISO 8601)."),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    s: Session = Depends(get_session),
+    rt: Runtime = Depends(get_runtime),
+) -> dict:
+    if since and until and as_utc(since) >= as_utc(until):
+        raise HTTPException(422, "'since' must be earlier than 'until'")
+    q = select(EventRow)
+    for col, val in ((EventRow.review_status, status), (EventRow.state, state), (EventRow.rule, rule),
+                     (EventRow.camera_id, camera), (EventRow.institution_id, institution)):
+        if val is not None:
+            q = q.where(col == val)
+    if since:
+        q = q.where(EventRow.started_at >= as_utc(since))
+    if until:
+        q = q.where(EventRow.started_at < as_utc(until))
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.scalars(q.order_by(EventRow.started_at.desc(), EventRow.id.desc()).limit(limit).offset(offset)).all()
+    return {"items": [event_out(r, rt) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/api/events/{event_id}", response_model=EventOut)
+def get_event(event_id: int, s: Session = Depends(get_session), rt: Runtime = Depends(get_runtime)) -> dict:
+    return event_out(_get(s, event_id), rt)
+
+
+@router.get("/api/events/{event_id}/snapshot.jpg", response_class=FileResponse,
+            responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
+def event_snapshot(event_id: int, s: Session = Depends(get_session), rt: Runtime = Depends(get_runtime)):
+    row = _get(s, event_id)
+    path = rt.store.snapshot_file(row)
+    if path is None:
+        raise HTTPException(404, f"event {event_id} has no snapshot")
+    return FileResponse(path, media_type="image/jpeg")
+
+
+@router.post("/api/events/{event_id}/review", response_model=EventOut,
+             responses={404: {"description": "No such event"}, 409: {"description": "Already reviewed"}})
+def review_event(event_id: int, body: ReviewIn, s: Session = Depends(get_session), rt: Runtime = Depends(get_runtime)) -> dict:
+    row = _get(s, event_id)
+    if row.review_status != "pending":
+        raise HTTPException(409, f"event {event_id} was already reviewed as '{row.review_status}' at {as_utc(row.reviewed_at).isoformat()}")
+    row.review_status = body.verdict
+    row.review_note = body.note
+    row.reviewer = body.reviewer
+    row.reviewed_at = datetime.now(timezone.utc)
+    s.commit()
+    return event_out(row, rt)

@@ -1,0 +1,128 @@
+// vigil review page: pending events with evidence, confirm / false alarm. zh-CN first, English second.
+"use strict";
+const I18N = {
+  "zh-CN": {
+    title: "远程视频安全监管", filter_status: "状态", pending: "待审核", confirmed: "已确认", false_alarm: "误报",
+    all: "全部", events: "事件", no_events: "暂无事件", confirm: "确认隐患", dismiss: "误报", camera: "摄像机",
+    zone: "区域", time: "时间", confidence: "置信度", open: "持续中", closed: "已结束", note_prompt: "备注（可选）",
+    total: (n) => `共 ${n} 条`, reviewed_as: "审核结果", lang_other: "English", load_error: "加载失败：",
+    rules: { blocked_exit: "安全出口/通道堵塞", unattended_room: "消防控制室脱岗", ebike_indoor: "电动车违规入室",
+             fire_smoke: "烟火", camera_offline: "摄像机离线" },
+    status: { online: "在线", offline: "离线", connecting: "连接中", stalled: "卡顿", stopped: "已停止", disabled: "已停用" },
+  },
+  en: {
+    title: "Remote video safety supervision", filter_status: "Status", pending: "Pending", confirmed: "Confirmed",
+    false_alarm: "False alarm", all: "All", events: "Events", no_events: "No events", confirm: "Confirm hazard",
+    dismiss: "False alarm", camera: "Camera", zone: "Zone", time: "Time", confidence: "Confidence", open: "ongoing",
+    closed: "ended", note_prompt: "Note (optional)", total: (n) => `${n} total`, reviewed_as: "Verdict",
+    lang_other: "中文", load_error: "Load failed: ",
+    rules: { blocked_exit: "Blocked exit / passage", unattended_room: "Control room unattended", ebike_indoor: "E-bike indoors",
+             fire_smoke: "Fire / smoke", camera_offline: "Camera offline" },
+    status: { online: "online", offline: "offline", connecting: "connecting", stalled: "stalled", stopped: "stopped", disabled: "disabled" },
+  },
+};
+let lang = localStorage.getItem("vigil.lang") || "zh-CN";
+const t = (k) => I18N[lang][k];
+const $ = (s) => document.querySelector(s);
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "zh-CN", { hour12: false });
+}
+
+function applyLang() {
+  document.documentElement.lang = lang;
+  document.title = `vigil · ${t("title")}`;
+  document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
+  $("#lang").textContent = t("lang_other");
+}
+
+async function api(path, opts) {
+  const r = await fetch(path, opts);
+  if (!r.ok) {
+    let msg = r.statusText;
+    try { msg = (await r.json()).detail || msg; } catch (_) { /* not JSON */ }
+    throw new Error(`${r.status} ${msg}`);
+  }
+  return r.json();
+}
+
+function eventCard(ev) {
+  const actions = ev.review_status === "pending"
+    ? el("div", { class: "actions" },
+        el("button", { class: "confirm", "data-action": "confirmed", onclick: () => review(ev.id, "confirmed") }, t("confirm")),
+        el("button", { class: "dismiss", "data-action": "false_alarm", onclick: () => review(ev.id, "false_alarm") }, t("dismiss")))
+    : el("div", { class: "actions muted" }, `${t("reviewed_as")}: ${t(ev.review_status)}${ev.review_note ? " · " + ev.review_note : ""}`);
+  return el("li", { class: "event", "data-event-id": ev.id, "data-rule": ev.rule },
+    ev.snapshot_url ? el("img", { src: ev.snapshot_url, alt: ev.rule, loading: "lazy" }) : el("div", { class: "noimg" }),
+    el("div", { class: "body" },
+      el("div", { class: "rule" }, t("rules")[ev.rule] || ev.rule,
+        el("span", { class: `badge ${ev.state}` }, t(ev.state))),
+      el("div", { class: "meta" },
+        `${t("camera")}: ${ev.camera_name || ev.camera_id}`, el("br"),
+        ev.zone ? `${t("zone")}: ${ev.zone}` : "", ev.zone ? el("br") : "",
+        `${t("time")}: ${fmtTime(ev.started_at)}${ev.ended_at ? " – " + fmtTime(ev.ended_at) : ""}`, el("br"),
+        `${t("confidence")}: ${(ev.peak_confidence * 100).toFixed(0)}%`, el("br"),
+        ev.institution_name || "")),
+    actions);
+}
+
+async function loadEvents() {
+  const status = $("#status").value;
+  const q = new URLSearchParams({ limit: "60" });
+  if (status) q.set("status", status);
+  try {
+    const page = await api(`/api/events?${q}`);
+    $("#events").replaceChildren(...page.items.map(eventCard));
+    $("#total").textContent = t("total")(page.total);
+    $("#empty").hidden = page.items.length > 0;
+    $("#error").hidden = true;
+  } catch (e) {
+    $("#error").textContent = t("load_error") + e.message;
+    $("#error").hidden = false;
+  }
+}
+
+async function loadCameras() {
+  try {
+    const cams = await api("/api/cameras");
+    $("#cameras").replaceChildren(...cams.map((c) => el("div", { class: "cam", "data-camera-id": c.id },
+      el("img", { src: `/api/cameras/${encodeURIComponent(c.id)}/snapshot.jpg?ts=${Date.now()}`, alt: c.name,
+                  onerror: (e) => { e.target.style.visibility = "hidden"; } }),
+      el("div", {}, el("span", { class: `dot ${c.status}` }), `${c.name} · ${t("status")[c.status] || c.status}`),
+      el("div", { class: "muted" }, `${c.fps.toFixed(1)} fps · ${c.institution_name}`))));
+  } catch (_) { /* camera strip is best effort; events show the error */ }
+}
+
+async function review(id, verdict) {
+  const note = window.prompt(t("note_prompt"), "") ?? null;
+  try {
+    await api(`/api/events/${id}/review`, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ verdict, note: note || null }) });
+  } catch (e) {
+    $("#error").textContent = e.message;
+    $("#error").hidden = false;
+  }
+  await loadEvents();
+}
+
+$("#lang").addEventListener("click", () => {
+  lang = lang === "zh-CN" ? "en" : "zh-CN";
+  localStorage.setItem("vigil.lang", lang);
+  applyLang(); loadEvents(); loadCameras();
+});
+$("#status").addEventListener("change", loadEvents);
+applyLang();
+loadEvents();
+loadCameras();
+setInterval(loadEvents, 5000);
+setInterval(loadCameras, 3000);

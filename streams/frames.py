@@ -1,0 +1,60 @@
+"""Frames and the bounded hand-off between a reader and its consumer."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded BGR frame. `pts_s` is the stream's own clock (seconds from the start of the
+    source; for live streams the reader's monotonic clock); `wall` is time.time() at decode."""
+
+    image: np.ndarray
+    pts_s: float
+    wall: float
+    index: int
+
+
+class LatestFrameSlot:
+    """A queue of depth `maxsize` that drops the oldest frame instead of building lag.
+
+    The reader never blocks on a slow consumer; `dropped` counts what the consumer never saw.
+    Frames are handed on by reference, never copied."""
+
+    def __init__(self, maxsize: int = 1):
+        self._maxsize = maxsize
+        self._items: list[Frame] = []
+        self._cv = threading.Condition()
+        self.dropped = 0
+        self._closed = False
+
+    def put(self, frame: Frame) -> None:
+        with self._cv:
+            self._items.append(frame)
+            while len(self._items) > self._maxsize:
+                self._items.pop(0)
+                self.dropped += 1
+            self._cv.notify()
+
+    def get(self, timeout: float | None = None) -> Frame | None:
+        """The oldest waiting frame, or None after `timeout` seconds / once closed."""
+        with self._cv:
+            if not self._items and not self._closed:
+                self._cv.wait(timeout)
+            return self._items.pop(0) if self._items else None
+
+    def latest(self) -> Frame | None:
+        with self._cv:
+            return self._items[-1] if self._items else None
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    def __len__(self) -> int:
+        with self._cv:
+            return len(self._items)

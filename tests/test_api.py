@@ -1,0 +1,97 @@
+"""API on SQLite and on the machine's PostgreSQL: events, filters, review, snapshots, cameras, health."""
+from __future__ import annotations
+
+import pytest
+
+from vigil_fixtures import SECRET
+
+
+def test_events_list_newest_first_and_paginated(api):
+    client, _, ids = api
+    r = client.get("/api/events", params={"limit": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total"] == 5 and body["limit"] == 2 and len(body["items"]) == 2
+    assert [e["id"] for e in body["items"]] == [ids[4], ids[3]]
+    page2 = client.get("/api/events", params={"limit": 2, "offset": 2}).json()
+    assert [e["id"] for e in page2["items"]] == [ids[2], ids[1]]
+    e = body["items"][0]
+    assert e["institution_name"] == "示范县儿童福利院" and e["camera_name"] == "消防控制室"
+    assert e["started_at"].endswith(("Z", "+00:00")) and e["params"] == {"dwell_s": 30}
+
+
+@pytest.mark.parametrize("query,expected", [
+    ({"rule": "blocked_exit"}, 3), ({"camera": "ctrl"}, 2), ({"institution": "fy"}, 3), ({"state": "open"}, 2),
+    ({"state": "closed"}, 3), ({"status": "pending"}, 5), ({"since": "2026-11-20T10:00:00Z"}, 3),
+    ({"since": "2026-11-20T09:00:00+00:00", "until": "2026-11-20T11:00:00Z"}, 2), ({"rule": "fire_smoke"}, 0),
+])
+def test_event_filters(api, query, expected):
+    client, _, _ = api
+    r = client.get("/api/events", params=query)
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == expected
+
+
+@pytest.mark.parametrize("query,fragment", [
+    ({"status": "maybe"}, "status"), ({"rule": "alien"}, "rule"), ({"limit": 0}, "limit"),
+    ({"since": "yesterday"}, "since"), ({"since": "2026-11-21T00:00:00Z", "until": "2026-11-20T00:00:00Z"}, "'since' must be earlier"),
+])
+def test_bad_filters_say_what_is_wrong(api, query, fragment):
+    client, _, _ = api
+    r = client.get("/api/events", params=query)
+    assert r.status_code == 422
+    assert fragment in r.json()["detail"]
+
+
+def test_event_detail_and_snapshot(api):
+    client, _, ids = api
+    e = client.get(f"/api/events/{ids[0]}").json()
+    assert e["rule"] == "blocked_exit" and e["state"] == "closed" and e["zone"] == "出口"
+    snap = client.get(e["snapshot_url"])
+    assert snap.status_code == 200 and snap.headers["content-type"] == "image/jpeg"
+    assert snap.content[:2] == b"\xff\xd8" and len(snap.content) > 5000
+    assert client.get("/api/events/999999").status_code == 404
+    assert "999999" in client.get("/api/events/999999/snapshot.jpg").json()["detail"]
+
+
+def test_review_flow_409_and_422(api):
+    client, _, ids = api
+    r = client.post(f"/api/events/{ids[1]}/review", json={"verdict": "confirmed", "note": "纸箱堵塞出口"})
+    assert r.status_code == 200
+    assert r.json()["review_status"] == "confirmed" and r.json()["review_note"] == "纸箱堵塞出口"
+    again = client.post(f"/api/events/{ids[1]}/review", json={"verdict": "false_alarm"})
+    assert again.status_code == 409 and "already reviewed as 'confirmed'" in again.json()["detail"]
+    bad = client.post(f"/api/events/{ids[2]}/review", json={"verdict": "maybe"})
+    assert bad.status_code == 422 and "verdict" in bad.json()["detail"]
+    assert client.post("/api/events/424242/review", json={"verdict": "confirmed"}).status_code == 404
+    assert client.get("/api/events", params={"status": "confirmed"}).json()["total"] == 1
+    assert client.get("/api/events", params={"status": "pending"}).json()["total"] == 4
+
+
+def test_cameras_and_health_never_show_password(api):
+    client, _, _ = api
+    for path in ("/api/cameras", "/api/health", "/api/cameras/exit1", "/openapi.json", "/api/events"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert SECRET not in r.text, path
+    cams = client.get("/api/cameras").json()
+    assert cams[0]["url"] == "rtsp://admin:***@127.0.0.1:9/exit1"
+    assert client.get("/api/cameras/nope").status_code == 404
+    assert client.get("/api/cameras/exit1/snapshot.jpg").status_code == 503
+
+
+def test_health_reports_disabled_fire_rule(api):
+    client, _, _ = api
+    h = client.get("/api/health").json()
+    assert h["database"] == "ok"
+    fire = [r for r in h["rules"] if r["rule"] == "fire_smoke"]
+    assert fire and fire[0]["status"] == "disabled" and "fire/smoke model" in fire[0]["reason"]
+    assert {r["rule"] for r in h["rules"]} == {"blocked_exit", "fire_smoke", "unattended_room"}
+
+
+def test_openapi_and_ui_served(api):
+    client, _, _ = api
+    spec = client.get("/openapi.json").json()
+    assert "/api/events/{event_id}/review" in spec["paths"]
+    page = client.get("/ui/")
+    assert page.status_code == 200 and "事件" in page.text

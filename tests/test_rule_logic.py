@@ -1,0 +1,175 @@
+"""The building blocks under the rules: debouncing timer, stationary object memory, zone geometry and
+the stationary-foreground model (on synthetic frames where the truth is known exactly)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from vigil.config import parse_config
+from vigil.vision.background import StationaryForeground
+from vigil.vision.detections import Detections
+from vigil.vision.events import EventRecord
+from vigil.vision.pipeline import CameraPipeline
+from vigil.vision.rules import ConditionTimer
+from vigil.vision.tracking import StationaryObjects
+from vigil.vision.zones import ZoneGeometry
+
+NAMES = {0: "person", 1: "bicycle", 3: "motorcycle", 24: "backpack", 26: "handbag", 56: "chair"}
+
+
+def dets(*rows) -> Detections:
+    """rows of (class_id, conf, x0, y0, x1, y1)"""
+    if not rows:
+        return Detections.empty(NAMES)
+    a = np.array(rows, np.float32)
+    return Detections(a[:, 2:6], a[:, 1], a[:, 0].astype(np.int32), NAMES)
+
+
+def run_timer(timer: ConditionTimer, seq: list[tuple[float, bool]]) -> list[tuple[float, str]]:
+    return [(t, c) for t, cond in seq if (c := timer.update(t, cond))]
+
+
+def test_timer_dwell_grace_and_clear():
+    tm = ConditionTimer(on_s=10, off_s=5, grace_s=2)
+    seq = [(t, True) for t in range(0, 6)] + [(6, False)] + [(t, True) for t in range(7, 12)]
+    assert run_timer(tm, seq) == [(10, "start")]  # a 1 s miss did not restart the dwell
+    seq = [(12, False), (13, True)] + [(t, False) for t in range(14, 20)]
+    assert run_timer(tm, seq) == [(17, "end")]  # the blip at 13 is inside grace: clear counts from 12
+
+
+def test_timer_gap_longer_than_grace_restarts():
+    tm = ConditionTimer(on_s=5, off_s=0, grace_s=1)
+    seq = [(0, True), (1, True), (2, True), (3, False), (4, False), (5, True), (6, True), (7, True), (8, True), (9, True), (10, True)]
+    assert run_timer(tm, seq) == [(10, "start")]
+
+
+def test_stationary_objects_ignore_moving_and_keep_standing():
+    mem = StationaryObjects(iou=0.5, grace_s=2)
+    for t in range(0, 12):
+        moving = (26, 0.8, 10 + 30 * t, 100, 50 + 30 * t, 160)  # a handbag carried across
+        standing = (56, 0.7, 300, 200, 360, 280)  # a chair that stays
+        mem.update(dets(moving, standing) if t != 5 else dets(moving), float(t))  # chair missed once
+    p = mem.persistent(11.0, 10.0, NAMES)
+    assert p.class_names == ["chair"]
+    assert mem.persistent(11.0, 12.0, NAMES).class_names == []
+
+
+def test_zone_overlap_and_anchor():
+    z = ZoneGeometry("z", [(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)], 200, 100)
+    d = dets((56, 0.9, 120, 10, 180, 90), (56, 0.9, 10, 10, 60, 90), (56, 0.9, 70, 10, 120, 90))
+    np.testing.assert_allclose(z.overlap(d), [1.0, 0.0, 0.4], atol=0.03)
+    assert z.select(d, 0.6).xyxy[:, 0].tolist() == [120]
+    assert z.area == pytest.approx(100 * 100, rel=0.03)
+
+
+def scene(h=180, w=320, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.full((h, w, 3), 120, np.uint8)
+    base[h // 2:] = 90
+    return base, rng
+
+
+def noisy(img, rng):
+    return np.clip(img.astype(np.int16) + rng.integers(-4, 5, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_background_finds_left_box_but_not_passing_person():
+    base, rng = scene()
+    bg = StationaryForeground()
+    box = (slice(90, 170), slice(100, 220))
+    person_box = (40, 40, 90, 170)  # x0,y0,x1,y1 of a person standing in front of part of the box
+    for i in range(60):
+        t = i * 0.5
+        img = base.copy()
+        if t >= 5:
+            img[box] = (40, 70, 140)  # brown box appears at 5 s and stays
+        persons = Detections.empty(NAMES)
+        if 10 <= t < 14:  # a person walks past, in front of the box
+            x = int(60 + (t - 10) * 40)
+            img[40:170, x:x + 50] = (200, 200, 200)
+            persons = dets((0, 0.9, x, 40, x + 50, 170))
+        bg.update(noisy(img, rng), t, persons)
+    m = bg.stationary_mask(29.5, settle_s=20)
+    assert m is not None
+    z = ZoneGeometry("exit", [(0.25, 0.45), (0.75, 0.45), (0.75, 1.0), (0.25, 1.0)], 320, 180)
+    assert z.covered_ratio(m) > 0.6  # the box has stood for ~24 s although a person passed in front
+    assert bg.stationary_mask(29.5, settle_s=26).sum() == 0  # and not longer than it has been there
+    assert person_box  # documented geometry
+
+
+def test_background_relearns_on_light_change():
+    base, rng = scene()
+    bg = StationaryForeground()
+    for i in range(40):
+        t = i * 0.5
+        img = base if t < 8 else (base * 0.5).astype(np.uint8)  # lights dimmed at 8 s
+        bg.update(noisy(img, rng), t, Detections.empty(NAMES))
+    assert bg.stationary_mask(19.5, 5).mean() < 0.01
+
+
+class ScriptedDetector:
+    """Stands in for the model in this pure-logic test only: returns scripted Detections per call."""
+
+    names = NAMES
+
+    def __init__(self, script):
+        self.script, self.i = script, 0
+
+    def detect(self, image):
+        d = self.script(self.i)
+        self.i += 1
+        return d
+
+
+class ListSink:
+    def __init__(self):
+        self.log: list[tuple[str, EventRecord]] = []
+
+    def started(self, ev, jpeg):
+        assert jpeg[:2] == b"\xff\xd8"
+        self.log.append(("start", ev))
+
+    def updated(self, ev, jpeg):
+        self.log.append(("update", ev))
+
+    def ended(self, ev):
+        self.log.append(("end", ev))
+
+
+def control_room_camera(**rule):
+    cfg = parse_config({"institutions": [{"id": "a", "name": "A", "region": "X"}], "cameras": [{
+        "id": "c", "name": "c", "url": "x.mp4", "institution": "a", "site_kind": "control_room",
+        "zones": [{"name": "room", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "rules": [dict(type="unattended_room", **rule)]}]}]})
+    return cfg.cameras[0]
+
+
+def test_unattended_room_needs_two_and_restores_after_10s():
+    two = dets((0, 0.9, 10, 10, 60, 150), (0, 0.8, 100, 10, 150, 150))
+    one = dets((0, 0.9, 10, 10, 60, 150))
+    # 1 Hz: 0-19 two people, 20-159 one person, 160-179 two people again
+    det = ScriptedDetector(lambda i: two if i < 20 or i >= 160 else one)
+    sink = ListSink()
+    pipe = CameraPipeline(control_room_camera(), det, sink)
+    img = np.zeros((180, 320, 3), np.uint8)
+    for i in range(180):
+        pipe.process(img, float(i), datetime(2026, 11, 24, 10, 0))
+    kinds = [(k, e.started_t, e.ended_t) for k, e in sink.log if k != "update"]
+    assert kinds[0] == ("start", 140.0, None) or kinds[0][:2] == ("start", 140.0)
+    assert sink.log[-1][0] == "end" and sink.log[-1][1].ended_t == 170.0
+    assert sink.log[0][1].params["min_persons"] == 2 and sink.log[0][1].detail["persons"] == 1
+
+
+def test_schedule_disarms_rule():
+    sched = {"windows": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "20:00", "end": "07:00"}]}
+    det = ScriptedDetector(lambda i: Detections.empty(NAMES))
+    sink = ListSink()
+    pipe = CameraPipeline(control_room_camera(absence_s=5, schedule=sched), det, sink)
+    img = np.zeros((90, 160, 3), np.uint8)
+    for i in range(20):  # daytime: unarmed, an empty room raises nothing
+        pipe.process(img, float(i), datetime(2026, 11, 24, 12, 0, i))
+    assert sink.log == [] and pipe.rule_status()[0]["status"] == "unarmed"
+    for i in range(20, 40):  # night
+        pipe.process(img, float(i), datetime(2026, 11, 24, 21, 0, i))
+    assert [k for k, _ in sink.log] == ["start"] and sink.log[0][1].started_t == 25.0

@@ -1,0 +1,173 @@
+"""Fixtures for the service side: databases (SQLite file, the machine's PostgreSQL), a runtime and API client."""
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+PG_DSN = os.environ.get("VIGIL_TEST_PG", "host=127.0.0.1 port=5432 user=postgres")
+SECRET = "s3cret-pw-4711"
+ASSETS = None
+
+
+def ultralytics_asset(name: str) -> Path:
+    import ultralytics
+    return Path(ultralytics.__file__).parent / "assets" / name
+
+
+def _pg_connect():
+    import psycopg
+    return psycopg.connect(PG_DSN + " dbname=postgres", autocommit=True, connect_timeout=3)
+
+
+def ensure_postgres() -> None:
+    """Start the machine's PostgreSQL if it is stopped (the machine runs one; CI may find it down)."""
+    try:
+        _pg_connect().close()
+        return
+    except Exception:
+        pass
+    versions = [Path(p).name for p in glob.glob("/etc/postgresql/*")]
+    if not versions:
+        pytest.fail("PostgreSQL is not installed on this machine (/etc/postgresql missing)")
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[0], "main", "start"], check=False,
+                   capture_output=True, timeout=60)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            _pg_connect().close()
+            return
+        except Exception:
+            time.sleep(0.5)
+    pytest.fail("PostgreSQL at 127.0.0.1:5432 did not come up")
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    ensure_postgres()
+    name = f"vigil_test_{uuid.uuid4().hex[:10]}"
+    with _pg_connect() as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with _pg_connect() as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'vigil.db'}"
+    url = request.getfixturevalue("pg_url")
+    # each test starts from an empty schema
+    from sqlalchemy import create_engine, text
+    eng = create_engine(url)
+    with eng.begin() as c:
+        c.execute(text("DROP TABLE IF EXISTS events"))
+        c.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    eng.dispose()
+    return url
+
+
+def service_config(tmp_path: Path, db_url: str | None = None, cameras: list[dict] | None = None) -> dict:
+    return {
+        "institutions": [
+            {"id": "fy", "name": "示范县福缘养老院", "region": "示范县/城关镇"},
+            {"id": "et", "name": "示范县儿童福利院", "region": "示范县/河西乡", "kind": "child_welfare"},
+        ],
+        "cameras": cameras if cameras is not None else [
+            {"id": "exit1", "name": "东侧安全出口", "url": f"rtsp://admin:{SECRET}@127.0.0.1:9/exit1", "institution": "fy",
+             "site_kind": "exit", "zones": [{"name": "出口", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                                              "rules": [{"type": "blocked_exit"}, {"type": "fire_smoke"}]}]},
+            {"id": "ctrl", "name": "消防控制室", "url": f"rtsp://duty:{SECRET}@127.0.0.1:9/ctrl", "institution": "et",
+             "site_kind": "control_room", "zones": [{"name": "值班区", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                                                     "rules": [{"type": "unattended_room"}]}]},
+        ],
+        "storage": {"database_url": db_url, "data_dir": str(tmp_path / "data")},
+    }
+
+
+def seed_events(rt, n_exit: int = 3, n_ctrl: int = 2) -> list[int]:
+    """Real events through the store (the same path the pipeline uses), with real evidence JPEGs."""
+    import cv2
+    from vigil.vision.annotate import annotate, encode_jpeg
+    from vigil.vision.events import EventRecord
+
+    img = cv2.imread(str(ultralytics_asset("bus.jpg")))
+    jpeg = encode_jpeg(annotate(img, polygon_px=None, rule="blocked_exit", title="test"))
+    base = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+    ids = []
+    for i in range(n_exit + n_ctrl):
+        cam, zone, rule = ("exit1", "出口", "blocked_exit") if i < n_exit else ("ctrl", "值班区", "unattended_room")
+        ev = EventRecord(cam, zone, rule, float(i), base + timedelta(hours=i), 0.5 + i / 20, {"dwell_s": 30}, {"i": i})
+        rt.store.started(ev, jpeg)
+        if i % 2 == 0:
+            ev.ended_t, ev.ended_wall = i + 5.0, base + timedelta(hours=i, minutes=5)
+            rt.store.ended(ev)
+        ids.append(ev.id)
+    return ids
+
+
+@pytest.fixture
+def api(tmp_path, db_url):
+    """(client, runtime, event ids) with seeded events and no cameras running."""
+    from fastapi.testclient import TestClient
+
+    from vigil.api.app import create_app
+    from vigil.config import parse_config
+    from vigil.service import Runtime
+
+    rt = Runtime(parse_config(service_config(tmp_path, db_url)), start_cameras=False)
+    ids = seed_events(rt)
+    with TestClient(create_app(rt)) as client:
+        yield client, rt, ids
+    rt.stop()
+
+
+class LiveServer:
+    """uvicorn serving an app in a background thread on a free loopback port."""
+
+    def __init__(self, app):
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    exe = "/usr/bin/chromium"
+    if not Path(exe).exists():
+        pytest.fail("Debian chromium is missing: run `make system` (scripts/setup_system.sh)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

@@ -1,0 +1,153 @@
+"""The `vigil` command line."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vigil.config import ConfigError, load_config
+
+app = typer.Typer(help="vigil: remote video safety supervision", no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Configuration file tools", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+db_app = typer.Typer(help="Database tools", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+models_app = typer.Typer(help="Model catalogue", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _load(path: Path):
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        typer.echo(f"{e.source}: invalid configuration ({len(e.errors)} error(s))", err=True)
+        for line in e.errors:
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(2)
+
+
+@config_app.command("check")
+def config_check(file: Path = typer.Argument(..., help="YAML config file")) -> None:
+    """Validate a config file; print every error with its path and exit non-zero if any."""
+    cfg = _load(file)
+    n_rules = sum(len(z.rules) for c in cfg.cameras for z in c.zones)
+    typer.echo(f"{file}: OK ({len(cfg.institutions)} institution(s), {len(cfg.cameras)} camera(s), {n_rules} rule(s))")
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON schema of the config file (titles and descriptions of every field)."""
+    from vigil.config import VigilConfig
+    typer.echo(json.dumps(VigilConfig.model_json_schema(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def replay(
+    video: Path = typer.Argument(..., exists=True, dir_okay=False, help="Video file"),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file; the camera using this video (or --camera) is replayed"),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Camera id in --config"),
+    kind: str = typer.Option("corridor", "--kind", help="Site kind when no config is given"),
+    zone: Optional[str] = typer.Option(None, "--zone", help="Zone polygon x,y,x,y,... in 0..1 (default: whole frame)"),
+    rule: list[str] = typer.Option([], "--rule", help="Rule type(s) to run (default: those that fit --kind)"),
+    param: list[str] = typer.Option([], "--param", help="Rule parameter override key=value, e.g. dwell_s=10"),
+    detect_fps: float = typer.Option(2.0, "--detect-fps", help="Detection rate without a config"),
+    model: Optional[str] = typer.Option(None, "--model", help="Object model name or path"),
+    fast: bool = typer.Option(False, "--fast", help="As fast as possible on the video's own clock"),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per event"),
+) -> None:
+    """Run the full pipeline on a video file and print its events."""
+    from vigil.config import Camera  # noqa: F401
+    from vigil.replay import adhoc_camera, parse_zone, pick_camera, run_replay
+    from pydantic import ValidationError
+
+    _logging("WARNING")
+    cfg = None
+    try:
+        if config:
+            cfg = _load(config)
+            cam = pick_camera(cfg, video, camera)
+        else:
+            params = {}
+            for p in param:
+                k, _, v = p.partition("=")
+                params[k.strip()] = float(v) if v.replace(".", "", 1).isdigit() else v
+            cam = adhoc_camera(video, kind, parse_zone(zone) if zone else None, rule or None, params, detect_fps)
+    except (ValueError, KeyError) as exc:
+        if isinstance(exc, ValidationError):
+            from vigil.config import format_errors
+            for line in format_errors(exc):
+                typer.echo(f"error: {line}", err=True)
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    run_replay(video, cam, cfg, fast=fast, as_json=as_json, model=model)
+
+
+@app.command()
+def serve(
+    config: Path = typer.Option(..., "--config", help="Config file"),
+    host: Optional[str] = typer.Option(None, help="Override server.host"),
+    port: Optional[int] = typer.Option(None, help="Override server.port"),
+    log_level: str = typer.Option("info", help="Log level"),
+) -> None:
+    """Run the service: cameras, rules, events, API and review UI."""
+    import uvicorn
+
+    from vigil.api.app import create_app
+    from vigil.service import Runtime
+
+    _logging(log_level)
+    cfg = _load(config)
+    rt = Runtime(cfg)
+    h, p = host or cfg.server.host, port or cfg.server.port
+    typer.echo(f"vigil: review UI at http://{h}:{p}/ui/  (API docs http://{h}:{p}/docs)")
+    try:
+        uvicorn.run(create_app(rt), host=h, port=p, log_level=log_level.lower(), access_log=False)
+    finally:
+        rt.stop()
+
+
+@app.command()
+def demo(port: int = typer.Option(8470, help="Port")) -> None:
+    """Make the sample clips, serve them as RTSP cameras (files if GStreamer is missing), run the service."""
+    from vigil.demo import run_demo
+    _logging("INFO")
+    run_demo(port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(url: str = typer.Argument(..., help="SQLAlchemy database URL")) -> None:
+    """Apply the Alembic migrations to a database."""
+    from vigil.api.db import make_engine
+    from vigil.api.migrate import upgrade
+    upgrade(make_engine(url))
+    typer.echo("database at head")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the model catalogue and whether each file is present."""
+    from vigil.models.catalogue import catalogue
+    for m in catalogue().values():
+        typer.echo(f"{m.name:<24} {m.task:<7} {m.classes:<8} {'present' if m.path.exists() else 'missing'}  {m.path}")
+
+
+def main() -> None:
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / ".yolo"))
+    app()
+
+
+if __name__ == "__main__":
+    main()

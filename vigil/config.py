@@ -1,0 +1,341 @@
+"""The one YAML configuration file, validated by pydantic.
+
+Unknown keys are rejected everywhere; every field has a title and a description (they feed the
+configuration reference in the README and `vigil config schema`).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, time as dtime
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SiteKind = Literal["gate", "control_room", "corridor", "exit", "stairwell", "lobby", "other"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# COCO classes that can block a passage (people are never "blocking objects").
+BLOCKING_CLASSES: tuple[str, ...] = (
+    "chair", "couch", "bed", "dining table", "bench", "bicycle", "motorcycle", "suitcase", "backpack",
+    "handbag", "potted plant", "refrigerator", "tv", "oven", "microwave", "toilet", "sink", "car",
+    "umbrella", "skateboard", "surfboard", "sports ball", "vase", "laptop",
+)
+EBIKE_CLASSES: tuple[str, ...] = ("bicycle", "motorcycle")
+PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell"})
+INDOOR_PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell", "lobby"})
+STAFFED_KINDS: frozenset[str] = frozenset({"control_room", "gate"})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def F(default: Any = ..., *, title: str, description: str, **kw: Any) -> Any:
+    return Field(default, title=title, description=description, **kw)
+
+
+class ScheduleWindow(Strict):
+    days: list[Weekday] = F(list(WEEKDAYS), title="Days", description="Weekdays this window applies to (mon..sun).")
+    start: str = F("00:00", title="Start", description="Local start time HH:MM.")
+    end: str = F("24:00", title="End", description="Local end time HH:MM; earlier than start means overnight.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v)
+        if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59 or (int(m.group(1)) == 24 and m.group(2) != "00"):
+            raise ValueError(f"'{v}' is not a time HH:MM between 00:00 and 24:00")
+        return v
+
+    @staticmethod
+    def _minutes(v: str) -> int:
+        h, m = v.split(":")
+        return int(h) * 60 + int(m)
+
+    def contains(self, when: datetime) -> bool:
+        s, e = self._minutes(self.start), self._minutes(self.end)
+        now = when.hour * 60 + when.minute
+        day = WEEKDAYS[when.weekday()]
+        prev_day = WEEKDAYS[(when.weekday() - 1) % 7]
+        if s <= e:
+            return day in self.days and s <= now < e
+        # overnight window: the part after midnight belongs to the previous day's window
+        return (day in self.days and now >= s) or (prev_day in self.days and now < e)
+
+
+class Schedule(Strict):
+    windows: list[ScheduleWindow] = F(title="Arming windows", description="The rule is armed inside any of these windows.", min_length=1)
+
+    def armed(self, when: datetime) -> bool:
+        return any(w.contains(when) for w in self.windows)
+
+
+class RuleBase(Strict):
+    enabled: bool = F(True, title="Enabled", description="Switch the rule off without deleting it.")
+    schedule: Schedule | None = F(None, title="Schedule", description="Weekly arming schedule; armed all the time when absent.")
+    min_confidence: float = F(0.35, title="Minimum confidence", description="Detections below this score are ignored.", ge=0.01, le=1.0)
+    grace_s: float = F(3.0, title="Grace seconds", description="A gap in the condition shorter than this does not restart the dwell timer (detector misses).", ge=0)
+
+
+class BlockedExitRule(RuleBase):
+    type: Literal["blocked_exit"] = F(title="Rule type", description="Blocked evacuation route / exit.")
+    dwell_s: float = F(30.0, title="Dwell seconds", description="The exit must stay blocked this long before an event is raised.", ge=0)
+    clear_s: float = F(5.0, title="Clear seconds", description="The exit must stay clear this long before the event ends.", ge=0)
+    classes: list[str] = F(list(BLOCKING_CLASSES), title="Blocking classes", description="COCO classes counted as obstacles (people never count).", min_length=1)
+    min_overlap: float = F(0.3, title="Minimum overlap", description="Share of an object's box that must lie inside the zone.", gt=0, le=1)
+    area_ratio: float | None = F(0.4, title="Area ratio", description="Class-agnostic check: share of the zone covered by stationary foreground that counts as blocked; null switches the check off.", gt=0, le=1)
+    carried_classes: list[str] = F(["handbag", "backpack", "suitcase", "umbrella"], title="Carried classes", description="Objects ignored while their centre lies inside a person's box (being carried).")
+
+    @field_validator("classes")
+    @classmethod
+    def _no_person(cls, v: list[str]) -> list[str]:
+        if "person" in v:
+            raise ValueError("'person' cannot be a blocking class")
+        return v
+
+
+class UnattendedRoomRule(RuleBase):
+    type: Literal["unattended_room"] = F(title="Rule type", description="Duty room staffed by fewer than min_persons.")
+    min_persons: int | None = F(None, title="Minimum persons", description="Required people on duty; default 2 for a control_room camera (24 h duty, at least 2 per shift), 1 otherwise.", ge=1, le=20)
+    absence_s: float = F(120.0, title="Absence seconds", description="Understaffing must last this long before an event is raised.", ge=0)
+    restore_s: float = F(10.0, title="Restore seconds", description="Staffing must be back this long before the event ends.", ge=0)
+    min_confidence: float = F(0.3, title="Minimum confidence", description="Person detections below this score are ignored.", ge=0.01, le=1.0)
+
+
+class EbikeIndoorRule(RuleBase):
+    type: Literal["ebike_indoor"] = F(title="Rule type", description="E-bike / bicycle / motorcycle parked indoors.")
+    dwell_s: float = F(60.0, title="Dwell seconds", description="The vehicle must stay this long before an event is raised.", ge=0)
+    clear_s: float = F(5.0, title="Clear seconds", description="The zone must stay free of vehicles this long before the event ends.", ge=0)
+    classes: list[str] = F(list(EBIKE_CLASSES), title="Vehicle classes", description="Detector classes counted as e-bikes.", min_length=1)
+    min_overlap: float = F(0.3, title="Minimum overlap", description="Share of the vehicle's box that must lie inside the zone.", gt=0, le=1)
+
+
+class FireSmokeRule(RuleBase):
+    type: Literal["fire_smoke"] = F(title="Rule type", description="Open flame or smoke.")
+    k: int = F(3, title="Confirm frames k", description="Positive frames needed among the last n.", ge=1)
+    n: int = F(5, title="Window frames n", description="Size of the confirmation window in detection frames.", ge=1)
+    fire_confidence: float = F(0.4, title="Fire confidence", description="Score threshold for the fire class.", ge=0.01, le=1)
+    smoke_confidence: float = F(0.4, title="Smoke confidence", description="Score threshold for the smoke class.", ge=0.01, le=1)
+    min_box_ratio: float = F(0.0005, title="Minimum box ratio", description="Boxes smaller than this share of the frame are ignored.", ge=0, le=1)
+    clear_s: float = F(10.0, title="Clear seconds", description="No confirmed fire/smoke for this long ends the event.", ge=0)
+
+    @model_validator(mode="after")
+    def _k_le_n(self) -> "FireSmokeRule":
+        if self.k > self.n:
+            raise ValueError(f"k ({self.k}) must not exceed n ({self.n})")
+        return self
+
+
+Rule = Annotated[Union[BlockedExitRule, UnattendedRoomRule, EbikeIndoorRule, FireSmokeRule], Field(discriminator="type")]
+RULE_TYPES: tuple[str, ...] = ("blocked_exit", "unattended_room", "ebike_indoor", "fire_smoke")
+
+
+class Zone(Strict):
+    name: str = F(title="Zone name", description="Unique within the camera, e.g. 'east exit'.", min_length=1, max_length=80)
+    polygon: list[tuple[float, float]] = F(title="Polygon", description="Vertices (x, y) in 0..1 of the frame width/height.")
+    rules: list[Rule] = F(default_factory=list, title="Rules", description="Rules evaluated inside this zone.")
+
+    @field_validator("polygon")
+    @classmethod
+    def _poly(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(v) < 3:
+            raise ValueError("needs >= 3 points")
+        for i, (x, y) in enumerate(v):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point {i} ({x}, {y}) is outside 0..1")
+        area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(v, v[1:] + v[:1])))
+        if area < 1e-4:
+            raise ValueError("polygon has no area")
+        return v
+
+
+class Camera(Strict):
+    id: str = F(title="Camera id", description="Stable id used in URLs: letters, digits, '-' and '_'.", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str = F(title="Name", description="Human name shown in the UI, e.g. '一楼东侧安全出口'.", min_length=1)
+    url: str = F(title="Stream URL", description="rtsp:// (pulled over TCP), http(s):// MJPEG, or a video file path.")
+    institution: str = F(title="Institution", description="Id of the institution this camera belongs to.")
+    site_kind: SiteKind = F(title="Site kind", description="gate | control_room | corridor | exit | stairwell | lobby | other.")
+    detect_fps: float = F(1.0, title="Detect rate", description="Frames per second sent to the detector.", gt=0, le=30)
+    enabled: bool = F(True, title="Enabled", description="Disabled cameras are not pulled.")
+    offline_after_s: float = F(60.0, title="Offline after seconds", description="Raise camera_offline after this long without frames.", gt=0)
+    loop: bool = F(True, title="Loop file", description="For file sources: start again at the end (demo cameras).")
+    zones: list[Zone] = F(default_factory=list, title="Zones", description="Zones with their rules.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        scheme = urlsplit(v).scheme.lower()
+        if scheme in ("rtsp", "rtsps", "http", "https"):
+            if not urlsplit(v).hostname:
+                raise ValueError("stream URL has no host")
+            return v
+        if scheme in ("", "file"):
+            return v
+        raise ValueError(f"unsupported scheme '{scheme}': use rtsp://, http(s):// or a file path")
+
+    @model_validator(mode="after")
+    def _zones(self) -> "Camera":
+        names = [z.name for z in self.zones]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"zone names must be unique, repeated: {sorted(dup)}")
+        for zi, z in enumerate(self.zones):
+            for ri, r in enumerate(z.rules):
+                where = f"zones[{zi}].rules[{ri}]"
+                if r.type == "blocked_exit" and self.site_kind not in PASSAGE_KINDS:
+                    raise ValueError(f"{where}: blocked_exit needs a camera of site kind exit, corridor or stairwell, not {self.site_kind}")
+                if r.type == "ebike_indoor" and self.site_kind not in INDOOR_PASSAGE_KINDS:
+                    raise ValueError(f"{where}: ebike_indoor needs a camera of site kind corridor, exit, stairwell or lobby, not {self.site_kind}")
+                if r.type == "unattended_room" and self.site_kind not in STAFFED_KINDS:
+                    raise ValueError(f"{where}: unattended_room needs a camera of site kind control_room or gate, not {self.site_kind}")
+                if r.type == "unattended_room" and r.min_persons is None:
+                    r.min_persons = 2 if self.site_kind == "control_room" else 1
+        return self
+
+
+class Institution(Strict):
+    id: str = F(title="Institution id", description="Stable id: letters, digits, '-' and '_'.", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str = F(title="Name", description="Official name, e.g. 'XX县社会福利中心'.", min_length=1)
+    region: str = F(title="Region path", description="Administrative path from county down, '/'-separated, e.g. 'XX县/YY镇'.", min_length=1)
+    kind: Literal["elder_care", "child_welfare", "relief_station", "funeral_home", "other"] = F("elder_care", title="Kind", description="Type of civil-affairs institution.")
+
+
+class DetectorConfig(Strict):
+    model: str | None = F(None, title="Model", description="Catalogue name or path of an ultralytics model (.pt/.onnx/.tflite/OpenVINO dir); default: env VIGIL_MODEL, else the catalogue's coco default.")
+    imgsz: int = F(640, title="Input size", description="Detector input size in pixels.", ge=64, le=1920)
+    confidence: float = F(0.25, title="Detector confidence", description="Lowest score the detector reports; rules apply their own thresholds.", gt=0, le=1)
+    fire_model: str | None = F(None, title="Fire/smoke model", description="Catalogue name or path of a fire/smoke model; fire_smoke rules are disabled until one is set.")
+
+
+class StorageConfig(Strict):
+    database_url: str | None = F(None, title="Database URL", description="SQLAlchemy URL; default: sqlite file under data_dir. postgresql+psycopg://... for PostgreSQL.")
+    data_dir: str = F(".vigil-data", title="Data directory", description="Where the SQLite file and media (snapshots) are written.")
+
+
+class ServerConfig(Strict):
+    host: str = F("127.0.0.1", title="Host", description="Address the API listens on.")
+    port: int = F(8470, title="Port", description="Port the API listens on.", ge=1, le=65535)
+    timezone: str = F("Asia/Shanghai", title="Time zone", description="Local time zone for schedules and the UI.")
+
+
+class VigilConfig(Strict):
+    institutions: list[Institution] = F(title="Institutions", description="Institutions under supervision.", min_length=1)
+    cameras: list[Camera] = F(default_factory=list, title="Cameras", description="Cameras and their zones and rules.")
+    detector: DetectorConfig = F(default_factory=DetectorConfig, title="Detector", description="Object detector settings.")
+    storage: StorageConfig = F(default_factory=StorageConfig, title="Storage", description="Database and media.")
+    server: ServerConfig = F(default_factory=ServerConfig, title="Server", description="HTTP API.")
+
+    @model_validator(mode="after")
+    def _refs(self) -> "VigilConfig":
+        ids = [i.id for i in self.institutions]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"institution ids must be unique, repeated: {sorted(dup)}")
+        cids = [c.id for c in self.cameras]
+        dup = {i for i in cids if cids.count(i) > 1}
+        if dup:
+            raise ValueError(f"camera ids must be unique, repeated: {sorted(dup)}")
+        for i, c in enumerate(self.cameras):
+            if c.institution not in ids:
+                raise ValueError(f"cameras[{i}].institution: unknown institution '{c.institution}' (known: {', '.join(ids)})")
+        return self
+
+    def camera(self, camera_id: str) -> Camera:
+        for c in self.cameras:
+            if c.id == camera_id:
+                return c
+        raise KeyError(camera_id)
+
+
+class ConfigError(Exception):
+    """Invalid configuration; `errors` holds one 'path: reason' line per problem."""
+
+    def __init__(self, source: str, errors: list[str]):
+        self.source, self.errors = source, errors
+        super().__init__(f"{source}: {len(errors)} error(s)\n" + "\n".join(errors))
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in RULE_TYPES or str(part).startswith("function-"):
+            continue  # discriminator tag of the rule union
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(root)"
+
+
+def format_errors(exc: ValidationError) -> list[str]:
+    lines = []
+    for e in exc.errors():
+        msg = e["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            if msg.startswith(prefix):
+                msg = msg[len(prefix):]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not allowed here)"
+        elif e["type"] == "union_tag_invalid":
+            msg = f"unknown rule type {e.get('input', {}).get('type')!r}; expected one of {', '.join(RULE_TYPES)}" if isinstance(e.get("input"), dict) else msg
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        path = _format_loc(tuple(e["loc"]))
+        # model validators name the sub-path they complain about ("zones[0].rules[1]: ...")
+        m = re.match(r"^([A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): (.+)$", msg, re.S)
+        if m and ("[" in m.group(1) or "." in m.group(1)):
+            path = m.group(1) if path == "(root)" else f"{path}.{m.group(1)}"
+            msg = m.group(2)
+        lines.append(f"{path}: {msg}")
+    return lines
+
+
+def parse_config(data: Any, source: str = "<config>") -> VigilConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(root): the file must hold a mapping with at least 'institutions'"])
+    try:
+        return VigilConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, format_errors(exc)) from None
+
+
+def load_config(path: str | Path) -> VigilConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"(file): cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(str(path), [f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    cfg = parse_config(data, str(path))
+    # relative file camera paths are relative to the config file
+    for cam in cfg.cameras:
+        if urlsplit(cam.url).scheme in ("",) and not Path(cam.url).is_absolute():
+            cam.url = str((path.parent / cam.url).resolve())
+    return cfg
+
+
+def redact_url(url: str) -> str:
+    """Replace the password (and user) of a URL by '***' so it can be shown or logged."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    netloc = f"{user}:***@{host}" if parts.password is not None else f"{user}@{host}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def parse_hhmm(v: str) -> dtime:
+    h, m = v.split(":")
+    return dtime(23, 59, 59) if int(h) == 24 else dtime(int(h), int(m))

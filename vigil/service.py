@@ -1,0 +1,99 @@
+"""`Runtime`: everything the running service holds (config, database, detectors, cameras)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from vigil.api.db import default_sqlite_url, make_engine, make_sessionmaker
+from vigil.api.migrate import upgrade
+from vigil.api.store import EventStore
+from vigil.config import VigilConfig, redact_url
+from vigil.models.catalogue import resolve_model
+from vigil.processor import CameraProcessor
+from vigil.streams.reader import CameraReader, ReaderSettings
+from vigil.vision.detector import load_detector
+from vigil.vision.events import EventSink
+from vigil.vision.pipeline import CameraPipeline
+
+log = logging.getLogger("vigil.service")
+
+
+class Runtime:
+    def __init__(self, cfg: VigilConfig, *, start_cameras: bool = True, reader_settings: ReaderSettings | None = None,
+                 extra_sink: EventSink | None = None):
+        self.cfg = cfg
+        self.tz = ZoneInfo(cfg.server.timezone)
+        self.data_dir = Path(cfg.storage.data_dir).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = cfg.storage.database_url or default_sqlite_url(self.data_dir)
+        self.engine = make_engine(self.database_url)
+        upgrade(self.engine)
+        self.sessions = make_sessionmaker(self.engine)
+        self.store = EventStore(self.sessions, self.data_dir / "media", {c.id: c.institution for c in cfg.cameras})
+        closed = self.store.close_stale_open_events()
+        if closed:
+            log.info("closed %d event(s) left open by a previous run", closed)
+        self.institutions = {i.id: i for i in cfg.institutions}
+        self.processors: dict[str, CameraProcessor] = {}
+        self.reader_settings = reader_settings or ReaderSettings()
+        self.extra_sink = extra_sink
+        self.detector = None
+        self.fire_detector = None
+        if start_cameras:
+            self.start()
+
+    def _sink(self) -> EventSink:
+        if self.extra_sink is None:
+            return self.store
+        from vigil.vision.events import FanoutSink
+        return FanoutSink(self.store, self.extra_sink)
+
+    def start(self) -> None:
+        cams = [c for c in self.cfg.cameras if c.enabled]
+        if not cams:
+            return
+        det = self.cfg.detector
+        self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence)
+        if det.fire_model:
+            self.fire_detector = load_detector(resolve_model(det.fire_model, purpose="fire"), det.imgsz, det.confidence)
+        sink = self._sink()
+        for cam in cams:
+            reader = CameraReader(cam.id, cam.url, ReaderSettings(**{**self.reader_settings.__dict__, "loop_files": cam.loop}))
+            pipeline = CameraPipeline(cam, self.detector, sink, self.fire_detector)
+            self.processors[cam.id] = CameraProcessor(cam, reader, pipeline, sink, self.tz).start()
+            log.info("camera %s (%s) started: %s", cam.id, cam.site_kind, redact_url(cam.url))
+
+    def stop(self) -> None:
+        for p in self.processors.values():
+            p.stop()
+        self.processors.clear()
+        self.engine.dispose()
+
+    def camera_info(self, cam_id: str) -> dict:
+        cam = self.cfg.camera(cam_id)
+        inst = self.institutions[cam.institution]
+        proc = self.processors.get(cam.id)
+        status = proc.status() if proc else {"status": "disabled" if not cam.enabled else "stopped", "fps": 0.0,
+                                             "last_frame_at": None, "detect_hz": 0.0, "reconnects": 0, "last_error": None}
+        return {
+            "id": cam.id, "name": cam.name, "institution_id": cam.institution, "institution_name": inst.name,
+            "region": inst.region, "site_kind": cam.site_kind, "url": redact_url(cam.url), "detect_fps": cam.detect_fps,
+            "enabled": cam.enabled, "zones": [z.name for z in cam.zones], **status,
+        }
+
+    def rule_status(self) -> list[dict]:
+        out = []
+        for cam in self.cfg.cameras:
+            proc = self.processors.get(cam.id)
+            if proc is not None:
+                out.extend(proc.pipeline.rule_status())
+                continue
+            fire_ok = bool(self.cfg.detector.fire_model)
+            for z in cam.zones:
+                for r in z.rules:
+                    reason = ("no fire/smoke model configured (set detector.fire_model)" if r.type == "fire_smoke" and not fire_ok
+                              else None if r.enabled else "disabled in configuration")
+                    out.append({"camera_id": cam.id, "zone": z.name, "rule": r.type,
+                                "status": "disabled" if reason else "stopped", "reason": reason, "open_event_id": None})
+        return out

@@ -1,0 +1,71 @@
+"""Detectors behind one interface. `UltralyticsDetector` loads any ultralytics format
+(.pt, .onnx, .tflite, OpenVINO folder) and returns `Detections`."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from vigil.vision.detections import Detections
+
+log = logging.getLogger("vigil.vision")
+
+
+class Detector(Protocol):
+    names: dict[int, str]
+
+    def detect(self, image: np.ndarray) -> Detections: ...
+
+
+def _ensure_yolo_env() -> None:
+    # ultralytics writes settings under YOLO_CONFIG_DIR; keep it inside the project, never in $HOME.
+    root = Path(__file__).resolve().parent.parent
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(root / ".yolo"))
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+class UltralyticsDetector:
+    """Thread-safe wrapper: one model shared by all camera processors, one inference at a time."""
+
+    def __init__(self, model_path: str | Path, imgsz: int = 640, confidence: float = 0.25, device: str = "cpu"):
+        _ensure_yolo_env()
+        from ultralytics import YOLO  # heavy import, deferred
+
+        self.path = Path(model_path)
+        self.imgsz, self.confidence, self.device = imgsz, confidence, device
+        self._lock = threading.Lock()
+        self.last_ms = 0.0
+        # ultralytics prints load messages on stdout; keep stdout clean for `--json` output
+        with contextlib.redirect_stdout(sys.stderr):
+            self._model = YOLO(str(self.path), task="detect")
+            # warm-up also fills `names` for exported formats
+            self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
+        self.names: dict[int, str] = dict(self._model.names)
+        log.info("detector %s loaded (%d classes, %.0f ms warm-up)", self.path.name, len(self.names), self.last_ms)
+
+    def detect(self, image: np.ndarray) -> Detections:
+        with self._lock:
+            t = time.perf_counter()
+            result = self._model.predict(image, imgsz=self.imgsz, conf=self.confidence, device=self.device, verbose=False)[0]
+            self.last_ms = (time.perf_counter() - t) * 1000
+        return Detections.from_ultralytics(result)
+
+
+_cache: dict[tuple, UltralyticsDetector] = {}
+_cache_lock = threading.Lock()
+
+
+def load_detector(model_path: str | Path, imgsz: int = 640, confidence: float = 0.25) -> UltralyticsDetector:
+    """One detector instance per (file, size, confidence) in this process."""
+    key = (str(Path(model_path).resolve()), imgsz, confidence)
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = UltralyticsDetector(model_path, imgsz, confidence)
+        return _cache[key]

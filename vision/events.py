@@ -1,0 +1,54 @@
+"""Event records and the sink they are handed to (database, replay printer, ...)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass
+class EventRecord:
+    """One event: open from `started_*` until `ended_*` is set. One open event per (camera, zone, rule)."""
+
+    camera_id: str
+    zone: str | None
+    rule: str
+    started_t: float  # stream clock seconds
+    started_wall: datetime
+    peak_confidence: float
+    params: dict[str, Any]
+    detail: dict[str, Any] = field(default_factory=dict)
+    ended_t: float | None = None
+    ended_wall: datetime | None = None
+    id: int | None = None  # set by a persistent sink
+
+    @property
+    def key(self) -> tuple[str, str | None, str]:
+        return (self.camera_id, self.zone, self.rule)
+
+
+class EventSink(Protocol):
+    def started(self, event: EventRecord, snapshot_jpeg: bytes | None) -> None: ...
+
+    def updated(self, event: EventRecord, snapshot_jpeg: bytes | None) -> None: ...
+
+    def ended(self, event: EventRecord) -> None: ...
+
+
+class FanoutSink:
+    """Hands every change to several sinks in order."""
+
+    def __init__(self, *sinks: EventSink):
+        self.sinks = sinks
+
+    def started(self, event, snapshot_jpeg):
+        for s in self.sinks:
+            s.started(event, snapshot_jpeg)
+
+    def updated(self, event, snapshot_jpeg):
+        for s in self.sinks:
+            s.updated(event, snapshot_jpeg)
+
+    def ended(self, event):
+        for s in self.sinks:
+            s.ended(event)

@@ -1,0 +1,106 @@
+"""`CameraPipeline`: one camera's sampled frames -> detections -> rules -> events (to a sink).
+
+It knows nothing about where frames come from (live reader or replayed file) nor where events go."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from vigil.config import Camera
+from vigil.vision.annotate import annotate, encode_jpeg
+from vigil.vision.background import StationaryForeground
+from vigil.vision.detector import Detector
+from vigil.vision.events import EventRecord, EventSink
+from vigil.vision.rules import ConditionTimer, FrameContext, ZoneRule, build_rules
+
+log = logging.getLogger("vigil.vision")
+
+
+@dataclass
+class RuleMonitor:
+    rule: ZoneRule
+    timer: ConditionTimer
+    event: EventRecord | None = None
+    armed: bool = True
+
+
+class CameraPipeline:
+    def __init__(self, camera: Camera, detector: Detector, sink: EventSink, fire_detector: Detector | None = None):
+        self.camera = camera
+        self.detector = detector
+        self.fire_detector = fire_detector
+        self.sink = sink
+        self.monitors = [RuleMonitor(r, ConditionTimer(r.on_s, r.off_s, r.grace_s))
+                         for r in build_rules(camera, fire_detector is not None)]
+        needs_bg = any(m.rule.type == "blocked_exit" and m.rule.params.area_ratio is not None for m in self.monitors)
+        self.background = StationaryForeground() if needs_bg else None
+        self.needs_fire = fire_detector is not None and any(
+            m.rule.type == "fire_smoke" and m.rule.disabled_reason is None for m in self.monitors)
+        self.frames_processed = 0
+        self.last_detections = None
+
+    # -- per frame -------------------------------------------------------------------------
+    def process(self, image: np.ndarray, t: float, wall: datetime) -> list[EventRecord]:
+        """Run detection and every rule on one sampled frame; returns events started or ended."""
+        dets = self.detector.detect(image)
+        fire = self.fire_detector.detect(image) if self.needs_fire else None
+        ctx = FrameContext(self.camera.id, self.camera.site_kind, image, t, wall, dets, fire, self.background)
+        if self.background is not None:
+            self.background.update(image, t, ctx.persons)
+        self.frames_processed += 1
+        self.last_detections = dets
+        changed: list[EventRecord] = []
+        for m in self.monitors:
+            if m.rule.disabled_reason is not None:
+                continue
+            m.armed = m.rule.armed(wall)
+            if not m.armed:
+                if m.event is not None:
+                    changed.append(self._end(m, t, wall, reason="disarmed by schedule"))
+                m.timer.reset()
+                continue
+            obs = m.rule.observe(ctx)
+            change = m.timer.update(t, obs.active)
+            if change == "start":
+                ev = EventRecord(self.camera.id, m.rule.zone_name, m.rule.type, t, wall, round(float(obs.confidence), 4),
+                                 m.rule.params_dict(), dict(obs.detail, condition_since_s=m.timer.condition_since))
+                m.event = ev
+                self.sink.started(ev, self._snapshot(m, image, obs))
+                changed.append(ev)
+                log.info("event start camera=%s zone=%s rule=%s t=%.1f conf=%.2f", ev.camera_id, ev.zone, ev.rule, t, ev.peak_confidence)
+            elif change == "end" and m.event is not None:
+                changed.append(self._end(m, t, wall))
+            elif m.event is not None and obs.active and obs.confidence > m.event.peak_confidence + 1e-6:
+                m.event.peak_confidence = round(float(obs.confidence), 4)
+                m.event.detail.update(obs.detail)
+                self.sink.updated(m.event, self._snapshot(m, image, obs))
+        return changed
+
+    def _end(self, m: RuleMonitor, t: float, wall: datetime, reason: str = "cleared") -> EventRecord:
+        ev = m.event
+        assert ev is not None
+        ev.ended_t, ev.ended_wall = t, wall
+        ev.detail["end_reason"] = reason
+        m.event = None
+        self.sink.ended(ev)
+        log.info("event end camera=%s zone=%s rule=%s t=%.1f (%s)", ev.camera_id, ev.zone, ev.rule, t, reason)
+        return ev
+
+    def _snapshot(self, m: RuleMonitor, image: np.ndarray, obs) -> bytes:
+        zone = m.rule.zone(image)
+        title = f"{m.rule.type} | {self.camera.id} | {m.rule.zone_name.encode('ascii', 'replace').decode()} | conf {obs.confidence:.2f}"
+        return encode_jpeg(annotate(image, polygon_px=zone.points, rule=m.rule.type, title=title, boxes=obs.evidence, mask=obs.mask))
+
+    # -- status ------------------------------------------------------------------------------
+    def rule_status(self) -> list[dict[str, Any]]:
+        out = []
+        for m in self.monitors:
+            reason = m.rule.disabled_reason
+            status = "disabled" if reason else ("unarmed" if not m.armed else ("alarm" if m.event else "ok"))
+            out.append({"camera_id": self.camera.id, "zone": m.rule.zone_name, "rule": m.rule.type, "status": status,
+                        "reason": reason, "open_event_id": m.event.id if m.event else None})
+        return out

@@ -31,6 +31,14 @@ def _ensure_yolo_env() -> None:
     os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
+def _ultralytics_logs_to_stderr() -> None:
+    """ultralytics logs ("Loading ... for LiteRT inference") through a handler bound to stdout at import
+    time; stdout belongs to our own output (`vigil replay --json`), so point that handler at stderr."""
+    for handler in logging.getLogger("ultralytics").handlers:
+        if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in (sys.stdout, sys.__stdout__):
+            handler.setStream(sys.stderr)
+
+
 class UltralyticsDetector:
     """Thread-safe wrapper: one model shared by all camera processors, one inference at a time."""
 
@@ -42,7 +50,7 @@ class UltralyticsDetector:
         self.imgsz, self.confidence, self.device = imgsz, confidence, device
         self._lock = threading.Lock()
         self.last_ms = 0.0
-        # ultralytics prints load messages on stdout; keep stdout clean for `--json` output
+        _ultralytics_logs_to_stderr()
         with contextlib.redirect_stdout(sys.stderr):
             self._model = YOLO(str(self.path), task="detect")
             # warm-up also fills `names` for exported formats

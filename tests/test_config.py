@@ -136,3 +136,21 @@ def test_cli_config_check(tmp_path):
 def test_example_configs_are_valid():
     for p in [ROOT / "config.example.yaml", ROOT / "sample_videos" / "demo.yaml"]:
         assert load_config(p).cameras, p
+
+
+def test_readme_configuration_reference_is_current():
+    """The README's reference block is what `vigil config reference` prints now (regenerate with
+    `vigil config reference --write README.md`)."""
+    from helpers import REPO
+    from vigil.config_reference import readme_block, render
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert readme_block(text) == render()
+    assert "`dwell_s` | `30.0`" in render() and "`absence_s` | `120.0`" in render()
+
+
+def test_readme_opens_with_the_two_commands():
+    from helpers import REPO
+
+    lines = [ln for ln in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if ln.strip()]
+    assert lines[1] == "```" and lines[2].startswith("make demo") and lines[3].startswith("make test")

@@ -53,6 +53,22 @@ def config_schema() -> None:
     typer.echo(json.dumps(VigilConfig.model_json_schema(), ensure_ascii=False, indent=2))
 
 
+@config_app.command("reference")
+def config_reference(write: Optional[Path] = typer.Option(None, "--write", help="Update the reference block in this Markdown file")) -> None:
+    """Print the configuration reference (Markdown), or write it into the README between its markers."""
+    from vigil.config_reference import BEGIN, END, render, write_into
+
+    if write is None:
+        typer.echo(render(), nl=False)
+        return
+    text = write.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        typer.echo(f"error: {write} has no {BEGIN} ... {END} block", err=True)
+        raise typer.Exit(2)
+    write.write_text(write_into(text), encoding="utf-8")
+    typer.echo(f"{write}: configuration reference updated")
+
+
 @app.command()
 def replay(
     video: Path = typer.Argument(..., exists=True, dir_okay=False, help="Video file"),

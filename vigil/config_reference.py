@@ -1,4 +1,7 @@
-"""Print the configuration reference (Markdown) from the pydantic models, for the README."""
+"""The configuration reference (Markdown), generated from the pydantic models.
+
+`vigil config reference` prints it; `--write README.md` replaces the block between the markers below
+in the README (a test checks that the README is in sync)."""
 from __future__ import annotations
 
 from typing import get_args
@@ -25,13 +28,28 @@ def default_of(f) -> str:
     return f"`{d!r}`" if d is not None else "null"
 
 
-def main() -> None:
+BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
+
+
+def render() -> str:
+    out: list[str] = []
     for title, model in SECTIONS:
-        print(f"\n**{title}**\n\n| key | default | meaning |\n|---|---|---|")
+        out.append(f"\n**{title}**\n\n| key | default | meaning |\n|---|---|---|")
         for name, f in model.model_fields.items():
             desc = (f.description or "").replace("|", "\\|")
-            print(f"| `{name}` | {default_of(f)} | {f.title}: {desc} |")
+            out.append(f"| `{name}` | {default_of(f)} | {f.title}: {desc} |")
+    return "\n".join(out).strip() + "\n"
 
 
-if __name__ == "__main__":
-    main()
+def readme_block(text: str) -> str | None:
+    """The reference as it stands in a README text (None when the markers are missing)."""
+    if BEGIN not in text or END not in text:
+        return None
+    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip() + "\n"
+
+
+def write_into(text: str) -> str:
+    """`text` with the block between the markers replaced by the current reference."""
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    return f"{head}{BEGIN}\n{render()}{END}{tail}"

@@ -122,6 +122,8 @@ class FireSmokeRule(RuleBase):
     smoke_confidence: float = F(0.4, title="Smoke confidence", description="Score threshold for the smoke class.", ge=0.01, le=1)
     min_box_ratio: float = F(0.0005, title="Minimum box ratio", description="Boxes smaller than this share of the frame are ignored.", ge=0, le=1)
     clear_s: float = F(10.0, title="Clear seconds", description="No confirmed fire/smoke for this long ends the event.", ge=0)
+    min_motion: float | None = F(0.04, title="Minimum motion", description="Temporal check: share of a box's pixels that must change between two detection frames (flames flicker, smoke drifts); rejects static red/orange objects, lamps, sunlight and pictures of fire. null switches it off.", ge=0, le=1)
+    motion_level: int = F(10, title="Motion level", description="Grey-level change (0-255, after a light blur) that counts a pixel as changed; above sensor noise.", ge=1, le=255)
 
     @model_validator(mode="after")
     def _k_le_n(self) -> "FireSmokeRule":

@@ -30,6 +30,8 @@ class ModelEntry:
     licence: str
     location: str = "project"
     default_for: tuple[str, ...] = field(default_factory=tuple)
+    imgsz: int | None = None  # the input size it was trained for (None: the detector's setting)
+    card: str | None = None  # model card (Markdown), relative to the project
 
     @property
     def path(self) -> Path:
@@ -86,3 +88,25 @@ def resolve_model(name_or_path: str | None, purpose: str = "objects") -> Path:
     if not p.exists():
         raise ModelNotFound(f"model '{ref}' is neither a catalogue name ({', '.join(cat)}) nor an existing file")
     return p
+
+
+FIRE_IMGSZ_DEFAULT = 320
+
+
+def resolve_fire_model(ref: str | None, imgsz: int | None = None) -> tuple[Path | None, int, str | None]:
+    """(path, input size, None) for the fire/smoke model, or (None, size, reason it is unavailable).
+
+    `ref` is the config's `detector.fire_model`: 'auto' (the catalogue's default fire model), a catalogue
+    name or a path; None means switched off. Never raises: a missing model disables the fire_smoke rules,
+    which then say why in /api/health."""
+    size = imgsz or FIRE_IMGSZ_DEFAULT
+    if ref is None:
+        return None, size, "switched off in the configuration (detector.fire_model: null)"
+    entry = default_model("fire") if ref == "auto" else catalogue().get(ref)
+    if ref == "auto" and entry is None:
+        return None, size, "the model catalogue names no default fire/smoke model"
+    try:
+        path = resolve_model(entry.name if entry else ref, purpose="fire")
+    except ModelNotFound as exc:
+        return None, size, str(exc)
+    return path, imgsz or (entry.imgsz if entry and entry.imgsz else FIRE_IMGSZ_DEFAULT), None

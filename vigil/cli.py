@@ -160,6 +160,112 @@ def models_list() -> None:
         typer.echo(f"{m.name:<24} {m.task:<7} {m.classes:<8} {'present' if m.path.exists() else 'missing'}  {m.path}")
 
 
+@models_app.command("convert-yolov5")
+def models_convert_yolov5(
+    out: Path = typer.Option(ROOT / ".vigil-data" / "train" / "init_yolov5n_coco.pt", "--out", help="Checkpoint to write"),
+    source: Optional[Path] = typer.Option(None, "--source", help="Original-format yolov5n checkpoint (default: the shared COCO one)"),
+) -> None:
+    """Convert the original-format YOLOv5n COCO checkpoint into an ultralytics yolov5n fire/smoke checkpoint."""
+    from vigil.models.yolov5_convert import convert, summary
+
+    report = convert(out, source=source)
+    typer.echo(summary(report))
+    typer.echo(f"wrote {report['out']} (sha256 {report['out_sha256']})")
+
+
+@models_app.command("train")
+def models_train(
+    task: str = typer.Argument(..., help="What to train: fire-smoke"),
+    data: Optional[Path] = typer.Option(None, "--data", help="Data YAML (default: generated for ../shared/data/fire_smoke_indoor)"),
+    epochs: int = typer.Option(100, "--epochs", min=1),
+    imgsz: int = typer.Option(320, "--imgsz", min=32),
+    device: str = typer.Option("cpu", "--device", help="cpu, or a CUDA index such as 0"),
+    init: str = typer.Option("coco", "--init", help="coco (converted YOLOv5n COCO backbone+neck) or scratch"),
+    batch: int = typer.Option(16, "--batch", min=1),
+    fraction: float = typer.Option(1.0, "--fraction", min=0.0, max=1.0, help="Share of the train split used"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Parent folder of the run folder (default .vigil-data/train)"),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(2, "--workers", min=0, help="Data loader workers"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: ultralytics' choice, cores - 1)"),
+    patience: int = typer.Option(100, "--patience", min=1, help="Early stop after this many epochs without improvement"),
+    train_images: Optional[int] = typer.Option(None, "--train-images", min=1, help="Seeded subset of the train split"),
+    val_images: Optional[int] = typer.Option(None, "--val-images", min=1, help="Seeded subset of the valid split"),
+    name: Optional[str] = typer.Option(None, "--name", help="Run folder name"),
+    arg: list[str] = typer.Option([], "--arg", help="Further ultralytics train argument key=value, e.g. mosaic=0.5"),
+) -> None:
+    """Train the fire/smoke detector with ultralytics; writes run.json beside the weights."""
+    from vigil.models.train import TrainConfig, summary_line, train
+
+    if task != "fire-smoke":
+        typer.echo(f"error: unknown training task {task!r} (known: fire-smoke)", err=True)
+        raise typer.Exit(2)
+    extra = {}
+    for a in arg:
+        k, sep, v = a.partition("=")
+        if not sep:
+            typer.echo(f"error: --arg {a!r} is not key=value", err=True)
+            raise typer.Exit(2)
+        import yaml
+        extra[k.strip()] = yaml.safe_load(v)
+    try:
+        cfg = TrainConfig(data=str(data) if data else None, epochs=epochs, imgsz=imgsz, device=device, init=init,
+                          batch=batch, fraction=fraction, out=str(out) if out else None, seed=seed, workers=workers,
+                          threads=threads, patience=patience, train_images=train_images, val_images=val_images, name=name, extra=extra)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    record = train(cfg)
+    typer.echo(summary_line(record))
+
+
+@models_app.command("eval")
+def models_eval(
+    model: str = typer.Option(..., "--model", help="Catalogue name or path (.pt, .onnx, ...)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="Data YAML (default: generated for ../shared/data/fire_smoke_indoor)"),
+    imgsz: int = typer.Option(320, "--imgsz", min=32),
+    images: Optional[int] = typer.Option(None, "--images", min=1, help="Score a seeded subset of this many val images"),
+    timing_images: int = typer.Option(50, "--timing-images", min=1, help="Images timed (batch 1, after warm-up)"),
+    device: str = typer.Option("cpu", "--device"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads for the timing (default: ultralytics' choice)"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """Evaluate a detector on the val split: mAP, AP50 per class, P/R, ms per image. Last line: JSON."""
+    import tempfile
+
+    from vigil.models.catalogue import ModelNotFound, resolve_model
+    from vigil.models.datasets import DatasetMissing, write_fire_smoke_yaml
+    from vigil.models.evaluate import evaluate, human_lines
+
+    try:
+        path = resolve_model(model, purpose="fire")
+        with tempfile.TemporaryDirectory(prefix="vigil-data-") as tmp:
+            yaml_path = data.resolve() if data else write_fire_smoke_yaml(Path(tmp))
+            result = evaluate(path, yaml_path, imgsz=imgsz, images=images, timing_images=timing_images,
+                              device=device, threads=threads)
+            if not data:
+                result["data"] = "generated: shared fire_smoke_indoor"
+    except (ModelNotFound, DatasetMissing) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    if not as_json:
+        for line in human_lines(result):
+            typer.echo(line)
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@models_app.command("export")
+def models_export(
+    weights: Path = typer.Argument(..., exists=True, dir_okay=False, help="Trained .pt checkpoint"),
+    imgsz: int = typer.Option(320, "--imgsz", min=32),
+    out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: beside the .pt)"),
+) -> None:
+    """Export a checkpoint to ONNX and check that ONNX Runtime (through ultralytics) runs it."""
+    from vigil.models.export import export_onnx
+
+    report = export_onnx(weights, imgsz=imgsz, out=out)
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
 def main() -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / ".yolo"))
     app()

@@ -1,0 +1,103 @@
+"""The fire/smoke training pipeline end to end, tiny: convert the COCO YOLOv5n, train 1 epoch on 8 real
+images at 160 px, read the run record, evaluate through the CLI (clean JSON last line), export to ONNX."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, shared_path
+
+FIRE_SMOKE = ("data", "fire_smoke_indoor")
+YOLOV5N = ("models", "yolov5n_coco_official.pt")
+EVAL_KEYS = {"map50", "map50_95", "ap50", "precision", "recall", "ms_per_image", "imgsz", "model", "images"}
+
+
+def vigil(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "YOLO_CONFIG_DIR": str(REPO / ".yolo"), "YOLO_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "vigil.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def shared_inputs() -> None:
+    shared_path(*YOLOV5N)
+    shared_path(*FIRE_SMOKE, "train", "images")
+    shared_path(*FIRE_SMOKE, "valid", "images")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(shared_inputs, tmp_path_factory) -> Path:
+    """`vigil models train fire-smoke`, COCO init, 1 epoch, 8 train / 4 val images, 160 px."""
+    out = tmp_path_factory.mktemp("train")
+    proc = vigil("models", "train", "fire-smoke", "--epochs", "1", "--imgsz", "160", "--batch", "8",
+                 "--train-images", "8", "--val-images", "4", "--workers", "0", "--init", "coco",
+                 "--out", str(out), "--name", "tiny")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tiny" in proc.stdout and "342/427 tensors from COCO" in proc.stdout, proc.stdout
+    return out / "tiny"
+
+
+def test_convert_yolov5_original_checkpoint(shared_inputs, tmp_path):
+    from ultralytics import YOLO
+
+    from vigil.models.yolov5_convert import convert
+
+    report = convert(tmp_path / "init.pt")
+    # backbone + neck (layers 0..23) transfer whole; the anchor-free Detect head (layer 24) stays fresh
+    assert report["tensors_transferred"] == 342 and report["tensors_total"] == 427
+    assert report["params_transferred"] == 1_757_152 and report["params_total"] == 2_508_854
+    assert report["layers"] == [0, 23] and report["batchnorm_settings_differ"] == []
+    assert all(k.startswith("model.24.") for k in report["source_tensors_unused"])
+    assert report["source_sha256"] == "4f180cf23ba0717ada0badd6c685026d73d48f184d00fc159c2641284b2ac0a3"
+    model = YOLO(str(tmp_path / "init.pt"))
+    assert model.task == "detect" and dict(model.names) == {0: "fire", 1: "smoke"}
+    # same source -> byte-identical checkpoint (the init's sha256 in the run record is reproducible)
+    again = convert(tmp_path / "again" / "init.pt")
+    assert again["out_sha256"] == report["out_sha256"]
+
+
+def test_train_writes_run_record(tiny_run):
+    record = json.loads((tiny_run / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "done" and record["epochs_run"] == 1
+    assert record["dataset"] == {"train_images": 8, "val_images": 4}
+    assert record["data"]["names"] == {"0": "fire", "1": "smoke"}  # JSON keys
+    assert record["init"]["kind"] == "coco" and record["init"]["transfer"]["tensors_transferred"] == 342
+    assert len(record["init"]["checkpoint_sha256"]) == 64
+    assert record["config"]["seed"] == 0 and record["ultralytics_train_args"]["deterministic"] is True
+    assert record["environment"]["ultralytics"] and record["git"]["commit"]
+    (epoch,) = record["per_epoch"]
+    assert epoch["epoch"] == 1 and "metrics/mAP50(B)" in epoch and "train/box_loss" in epoch
+    final = record["final"]
+    assert set(final) >= {"map50", "map50_95", "ap50", "precision", "recall"}
+    assert set(final["ap50"]) == {"fire", "smoke"}
+    best = Path(record["weights"]["best"]["path"])
+    assert best.exists() and best.parent.parent == tiny_run
+
+
+def test_eval_prints_json_last_line(tiny_run):
+    best = tiny_run / "weights" / "best.pt"
+    proc = vigil("models", "eval", "--model", str(best), "--data", str(tiny_run / "data.yaml"), "--imgsz", "160",
+                 "--images", "4", "--timing-images", "4", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout  # ultralytics' logs went to stderr
+    result = json.loads(lines[-1])
+    assert EVAL_KEYS <= set(result)
+    assert result["imgsz"] == 160 and result["images"] == 4 and result["timing_images"] == 4
+    assert set(result["ap50"]) == {"fire", "smoke"} and result["ms_per_image"] > 0
+    for key in ("map50", "map50_95", "precision", "recall"):
+        assert 0.0 <= result[key] <= 1.0
+
+
+def test_export_onnx_runs_in_onnxruntime(tiny_run, tmp_path):
+    from vigil.models.export import export_onnx
+
+    report = export_onnx(tiny_run / "weights" / "best.pt", imgsz=160, out=tmp_path / "fire_smoke.onnx")
+    assert Path(report["onnx"]).exists() and report["names"] == {0: "fire", 1: "smoke"}
+    assert "CPUExecutionProvider" in report["providers"]
+    assert report["top_scores_max_abs_diff_vs_pt"] < 1e-3

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from vigil.api.routers import cameras, events, health
+from vigil.api.routers import cameras, events, health, metrics
 from vigil.service import Runtime
 
 UI_DIR = Path(__file__).resolve().parent.parent / "review_ui"
@@ -18,7 +18,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="vigil", version="0.1.0",
                   description="Remote video safety supervision: cameras, rule events and their review.")
     app.state.runtime = runtime
-    for r in (health.router, cameras.router, events.router):
+    for r in (health.router, cameras.router, events.router, metrics.router):
         app.include_router(r)
 
     @app.exception_handler(RequestValidationError)

@@ -68,6 +68,8 @@ class CameraOut(BaseModel):
     last_frame_at: float | None
     reconnects: int
     last_error: str | None
+    lag_s: float = Field(0.0, description="Decode to rules-done delay of the last detection frame, seconds.")
+    dropped_frames: int = Field(0, description="Frames dropped because the processor was busy (newest frame wins).")
 
 
 class Health(BaseModel):

@@ -44,6 +44,13 @@ def test_camera_offline_event_and_no_password_anywhere(tmp_path, crowd_clip, cap
             assert cam["fps"] > 5 and cam["last_frame_at"] is not None
             snap = client.get("/api/cameras/gate1/snapshot.jpg")
             assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8"
+            metrics = client.get("/metrics")
+            assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+            values = {ln.split(" ")[0]: float(ln.split(" ")[1]) for ln in metrics.text.splitlines() if ln and ln[0] != "#"}
+            assert values['vigil_camera_up{camera="gate1"}'] == 1
+            assert values['vigil_camera_fps{camera="gate1"}'] > 5 and values['vigil_camera_detections_total{camera="gate1"}'] >= 4
+            assert 0 < values['vigil_camera_lag_seconds{camera="gate1"}'] < 5
+            assert values['vigil_inferences_total{model="yolov8n_coco_int8.tflite",role="objects"}'] >= 4
 
             srv.kill()
             t_kill = time.monotonic()
@@ -54,13 +61,14 @@ def test_camera_offline_event_and_no_password_anywhere(tmp_path, crowd_clip, cap
             assert ev["state"] == "open" and ev["camera_id"] == "gate1" and ev["zone"] is None
             assert client.get(ev["snapshot_url"]).status_code == 200
             assert client.get("/api/health").json()["status"] == "degraded"
+            assert 'vigil_camera_up{camera="gate1"} 0' in client.get("/metrics").text.splitlines()
 
             srv.restart()
             assert wait_until(lambda: client.get(f"/api/events/{ev['id']}").json()["state"] == "closed", 30)
             assert client.get("/api/cameras/gate1").json()["reconnects"] >= 1
             assert client.get("/api/cameras/gate1").json()["status"] == "online"
 
-            for path in ("/api/cameras", "/api/health", "/api/events", f"/api/events/{ev['id']}", "/openapi.json"):
+            for path in ("/api/cameras", "/api/health", "/api/events", f"/api/events/{ev['id']}", "/openapi.json", "/metrics"):
                 assert SECRET not in client.get(path).text, path
         finally:
             rt.stop()

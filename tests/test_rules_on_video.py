@@ -75,8 +75,24 @@ def test_production_defaults_without_config():
     events, proc = replay(str(sample("corridor_motorcycle.mp4")), "--kind", "corridor", "--zone", zone, "--fast", "--json")
     assert proc.returncode == 0, proc.stderr
     assert [e["rule"] for e in events] == ["blocked_exit"], events
-    assert 37.5 <= events[0]["start_s"] <= 41.0
-    assert "fire_smoke" in proc.stderr and "disabled" in proc.stderr  # reported, never silently absent
+    assert 37.5 <= events[0]["start_s"] <= 41.0  # fire_smoke ran too (the shipped model) and stayed quiet
+
+
+def test_replay_says_when_fire_rule_is_disabled(tmp_path):
+    """A config that switches the fire model off: replay names the disabled rule and why, never silently."""
+    import yaml
+
+    cfg = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    cfg["detector"] = {"fire_model": None}
+    cam = next(c for c in cfg["cameras"] if c["id"] == "corridor-clear")
+    cam["url"] = str(sample("corridor_clear.mp4"))
+    cam["zones"][0]["rules"] = [{"type": "fire_smoke"}]
+    cfg["cameras"] = [cam]
+    path = tmp_path / "nofire.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    events, proc = replay(cam["url"], "--config", str(path), "--fast", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert events == [] and "rule fire_smoke" in proc.stderr and "switched off" in proc.stderr
 
 
 def test_param_override_changes_the_outcome():

@@ -210,7 +210,8 @@ class DetectorConfig(Strict):
     model: str | None = F(None, title="Model", description="Catalogue name or path of an ultralytics model (.pt/.onnx/.tflite/OpenVINO dir); default: env VIGIL_MODEL, else the catalogue's coco default.")
     imgsz: int = F(640, title="Input size", description="Detector input size in pixels.", ge=64, le=1920)
     confidence: float = F(0.25, title="Detector confidence", description="Lowest score the detector reports; rules apply their own thresholds.", gt=0, le=1)
-    fire_model: str | None = F(None, title="Fire/smoke model", description="Catalogue name or path of a fire/smoke model; fire_smoke rules are disabled until one is set.")
+    fire_model: str | None = F("auto", title="Fire/smoke model", description="Catalogue name or path of a fire/smoke model; 'auto' takes the catalogue's default fire model (the one vigil trains and ships); null switches fire_smoke rules off (they then report themselves disabled).")
+    fire_imgsz: int | None = F(None, title="Fire model input size", description="Input size for the fire/smoke model; default: the size the catalogue entry was trained at, else 320.", ge=64, le=1920)
 
 
 class StorageConfig(Strict):

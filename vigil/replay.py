@@ -104,7 +104,7 @@ def event_json(ev: EventRecord) -> dict:
 
 def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bool, as_json: bool,
                model: str | None = None, out=sys.stdout) -> list[dict]:
-    from vigil.models.catalogue import resolve_model
+    from vigil.models.catalogue import resolve_fire_model, resolve_model
     from vigil.vision.detector import load_detector
     from vigil.vision.pipeline import CameraPipeline
 
@@ -113,10 +113,13 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
     conf = det_cfg.confidence if det_cfg else 0.25
     detector = load_detector(resolve_model(model or (det_cfg.model if det_cfg else None)), imgsz, conf)
     fire = None
-    if det_cfg and det_cfg.fire_model:
-        fire = load_detector(resolve_model(det_cfg.fire_model, purpose="fire"), imgsz, conf)
+    needs_fire = any(r.type == "fire_smoke" and r.enabled for z in camera.zones for r in z.rules)
+    fire_path, fire_imgsz, fire_reason = resolve_fire_model(det_cfg.fire_model if det_cfg else "auto",
+                                                            det_cfg.fire_imgsz if det_cfg else None)
+    if needs_fire and fire_path is not None:
+        fire = load_detector(fire_path, fire_imgsz, conf)
     sink = CollectingSink()
-    pipe = CameraPipeline(camera, detector, sink, fire)
+    pipe = CameraPipeline(camera, detector, sink, fire, fire_reason)
     for st in pipe.rule_status():
         if st["status"] == "disabled":
             print(f"note: rule {st['rule']} in zone {st['zone']!r} is disabled: {st['reason']}", file=sys.stderr)

@@ -9,7 +9,7 @@ from vigil.api.db import default_sqlite_url, make_engine, make_sessionmaker
 from vigil.api.migrate import upgrade
 from vigil.api.store import EventStore
 from vigil.config import VigilConfig, redact_url
-from vigil.models.catalogue import resolve_model
+from vigil.models.catalogue import resolve_fire_model, resolve_model
 from vigil.processor import CameraProcessor
 from vigil.streams.reader import CameraReader, ReaderSettings
 from vigil.vision.detector import load_detector
@@ -40,6 +40,9 @@ class Runtime:
         self.extra_sink = extra_sink
         self.detector = None
         self.fire_detector = None
+        self.fire_path, self.fire_imgsz, self.fire_reason = resolve_fire_model(cfg.detector.fire_model, cfg.detector.fire_imgsz)
+        if self.fire_reason:
+            log.warning("fire_smoke rules disabled: %s", self.fire_reason)
         if start_cameras:
             self.start()
 
@@ -55,12 +58,12 @@ class Runtime:
             return
         det = self.cfg.detector
         self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence)
-        if det.fire_model:
-            self.fire_detector = load_detector(resolve_model(det.fire_model, purpose="fire"), det.imgsz, det.confidence)
+        if self.fire_path is not None:
+            self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence)
         sink = self._sink()
         for cam in cams:
             reader = CameraReader(cam.id, cam.url, ReaderSettings(**{**self.reader_settings.__dict__, "loop_files": cam.loop}))
-            pipeline = CameraPipeline(cam, self.detector, sink, self.fire_detector)
+            pipeline = CameraPipeline(cam, self.detector, sink, self.fire_detector, self.fire_reason)
             self.processors[cam.id] = CameraProcessor(cam, reader, pipeline, sink, self.tz).start()
             log.info("camera %s (%s) started: %s", cam.id, cam.site_kind, redact_url(cam.url))
 
@@ -75,7 +78,8 @@ class Runtime:
         inst = self.institutions[cam.institution]
         proc = self.processors.get(cam.id)
         status = proc.status() if proc else {"status": "disabled" if not cam.enabled else "stopped", "fps": 0.0,
-                                             "last_frame_at": None, "detect_hz": 0.0, "reconnects": 0, "last_error": None}
+                                             "last_frame_at": None, "detect_hz": 0.0, "reconnects": 0, "last_error": None,
+                                             "lag_s": 0.0, "dropped_frames": 0}
         return {
             "id": cam.id, "name": cam.name, "institution_id": cam.institution, "institution_name": inst.name,
             "region": inst.region, "site_kind": cam.site_kind, "url": redact_url(cam.url), "detect_fps": cam.detect_fps,
@@ -89,10 +93,10 @@ class Runtime:
             if proc is not None:
                 out.extend(proc.pipeline.rule_status())
                 continue
-            fire_ok = bool(self.cfg.detector.fire_model)
+            fire_ok = self.fire_reason is None
             for z in cam.zones:
                 for r in z.rules:
-                    reason = ("no fire/smoke model configured (set detector.fire_model)" if r.type == "fire_smoke" and not fire_ok
+                    reason = (self.fire_reason if r.type == "fire_smoke" and not fire_ok
                               else None if r.enabled else "disabled in configuration")
                     out.append({"camera_id": cam.id, "zone": z.name, "rule": r.type,
                                 "status": "disabled" if reason else "stopped", "reason": reason, "open_event_id": None})

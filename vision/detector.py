@@ -50,12 +50,15 @@ class UltralyticsDetector:
         self.imgsz, self.confidence, self.device = imgsz, confidence, device
         self._lock = threading.Lock()
         self.last_ms = 0.0
+        self.calls = 0  # inferences since load (warm-up excluded)
+        self.total_ms = 0.0
         _ultralytics_logs_to_stderr()
         with contextlib.redirect_stdout(sys.stderr):
             self._model = YOLO(str(self.path), task="detect")
             # warm-up also fills `names` for exported formats
             self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
         self.names: dict[int, str] = dict(self._model.names)
+        self.calls, self.total_ms = 0, 0.0
         log.info("detector %s loaded (%d classes, %.0f ms warm-up)", self.path.name, len(self.names), self.last_ms)
 
     def detect(self, image: np.ndarray) -> Detections:
@@ -63,6 +66,8 @@ class UltralyticsDetector:
             t = time.perf_counter()
             result = self._model.predict(image, imgsz=self.imgsz, conf=self.confidence, device=self.device, verbose=False)[0]
             self.last_ms = (time.perf_counter() - t) * 1000
+            self.calls += 1
+            self.total_ms += self.last_ms
         return Detections.from_ultralytics(result)
 
 

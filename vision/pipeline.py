@@ -29,13 +29,14 @@ class RuleMonitor:
 
 
 class CameraPipeline:
-    def __init__(self, camera: Camera, detector: Detector, sink: EventSink, fire_detector: Detector | None = None):
+    def __init__(self, camera: Camera, detector: Detector, sink: EventSink, fire_detector: Detector | None = None,
+                 fire_reason: str | None = None):
         self.camera = camera
         self.detector = detector
         self.fire_detector = fire_detector
         self.sink = sink
         self.monitors = [RuleMonitor(r, ConditionTimer(r.on_s, r.off_s, r.grace_s))
-                         for r in build_rules(camera, fire_detector is not None)]
+                         for r in build_rules(camera, fire_detector is not None, fire_reason)]
         needs_bg = any(m.rule.type == "blocked_exit" and m.rule.params.area_ratio is not None for m in self.monitors)
         self.background = StationaryForeground() if needs_bg else None
         self.needs_fire = fire_detector is not None and any(

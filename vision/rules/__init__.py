@@ -15,13 +15,14 @@ RULE_CLASSES: dict[str, type[ZoneRule]] = {
 }
 
 
-def build_rules(camera: Camera, fire_model_available: bool) -> list[ZoneRule]:
+def build_rules(camera: Camera, fire_model_available: bool, fire_reason: str | None = None) -> list[ZoneRule]:
     rules: list[ZoneRule] = []
     for zone in camera.zones:
         for params in zone.rules:
             cls = RULE_CLASSES[params.type]
             if cls is FireSmoke:
-                rules.append(FireSmoke(params, zone.name, zone.polygon, model_available=fire_model_available))
+                rules.append(FireSmoke(params, zone.name, zone.polygon, model_available=fire_model_available,
+                                       unavailable_reason=fire_reason))
             else:
                 rules.append(cls(params, zone.name, zone.polygon))
     return rules

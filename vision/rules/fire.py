@@ -58,9 +58,10 @@ class FireSmoke(ZoneRule):
     type = "fire_smoke"
     params: FireSmokeRule
 
-    def __init__(self, params, zone_name, polygon, model_available: bool = False):
+    def __init__(self, params, zone_name, polygon, model_available: bool = False, unavailable_reason: str | None = None):
         super().__init__(params, zone_name, polygon)
         self.model_available = model_available
+        self.unavailable_reason = unavailable_reason or "no fire/smoke model configured (set detector.fire_model)"
         self._window: deque[bool] = deque(maxlen=params.n)
         self._flicker = FlickerMeter(params.motion_level)
         self.rejected_static = 0  # boxes the temporal check turned down (for tuning and tests)
@@ -74,7 +75,7 @@ class FireSmoke(ZoneRule):
     @property
     def disabled_reason(self) -> str | None:
         if not self.model_available:
-            return "no fire/smoke model configured (set detector.fire_model)"
+            return self.unavailable_reason
         return super().disabled_reason
 
     def candidates(self, ctx: FrameContext) -> tuple[Detections, np.ndarray]:

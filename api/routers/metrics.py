@@ -1,0 +1,60 @@
+"""`GET /metrics`: Prometheus text exposition of camera, detector and event state (no client library)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+
+from vigil.api.deps import get_runtime
+from vigil.service import Runtime
+
+router = APIRouter(tags=["metrics"])
+
+# name, type, help, status key (per camera)
+CAMERA_METRICS = [
+    ("vigil_camera_up", "gauge", "1 while the camera delivers frames", None),
+    ("vigil_camera_fps", "gauge", "Frames per second decoded", "fps"),
+    ("vigil_camera_detect_hz", "gauge", "Detection frames per second", "detect_hz"),
+    ("vigil_camera_lag_seconds", "gauge", "Decode to rules-done delay of the last detection frame", "lag_s"),
+    ("vigil_camera_queue_depth", "gauge", "Frames waiting between reader and processor", "queue_depth"),
+    ("vigil_camera_frames_total", "counter", "Frames decoded", "frames"),
+    ("vigil_camera_detections_total", "counter", "Frames run through detector and rules", "detections"),
+    ("vigil_camera_dropped_frames_total", "counter", "Frames dropped because the processor was busy", "dropped_frames"),
+    ("vigil_camera_reconnects_total", "counter", "Reconnects after a lost stream", "reconnects"),
+]
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render(rt: Runtime) -> str:
+    lines: list[str] = []
+    statuses = {cid: p.status() for cid, p in rt.processors.items()}
+    for name, kind, help_, key in CAMERA_METRICS:
+        lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+        for cid, st in statuses.items():
+            value = (1.0 if st["status"] == "online" else 0.0) if key is None else float(st.get(key) or 0)
+            lines.append(f'{name}{{camera="{_label(cid)}"}} {value:g}')
+    detectors = {"objects": rt.detector, "fire": rt.fire_detector}
+    lines += ["# HELP vigil_inference_ms Duration of the last inference", "# TYPE vigil_inference_ms gauge"]
+    for role, det in detectors.items():
+        if det is not None:
+            lines.append(f'vigil_inference_ms{{model="{_label(det.path.name)}",role="{role}"}} {det.last_ms:.3f}')
+    lines += ["# HELP vigil_inference_seconds_total Time spent in inference", "# TYPE vigil_inference_seconds_total counter"]
+    for role, det in detectors.items():
+        if det is not None:
+            lines.append(f'vigil_inference_seconds_total{{model="{_label(det.path.name)}",role="{role}"}} {det.total_ms / 1000:.6f}')
+    lines += ["# HELP vigil_inferences_total Inferences run", "# TYPE vigil_inferences_total counter"]
+    for role, det in detectors.items():
+        if det is not None:
+            lines.append(f'vigil_inferences_total{{model="{_label(det.path.name)}",role="{role}"}} {det.calls}')
+    lines += ["# HELP vigil_rule_alarm 1 while a rule has an open event", "# TYPE vigil_rule_alarm gauge"]
+    for r in rt.rule_status():
+        lines.append(f'vigil_rule_alarm{{camera="{_label(r["camera_id"])}",zone="{_label(r["zone"] or "")}",'
+                     f'rule="{r["rule"]}"}} {1 if r["status"] == "alarm" else 0}')
+    return "\n".join(lines) + "\n"
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+def metrics(rt: Runtime = Depends(get_runtime)) -> PlainTextResponse:
+    return PlainTextResponse(render(rt), media_type="text/plain; version=0.0.4; charset=utf-8")

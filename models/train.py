@@ -50,6 +50,7 @@ class TrainConfig:
     val_images: int | None = None
     name: str | None = None  # run folder name; default fire-smoke-<init>-<imgsz>-<timestamp>
     extra: dict = field(default_factory=dict)  # further ultralytics train arguments (augmentation, lr, ...)
+    oversample: dict = field(default_factory=dict)  # class name -> times an image holding it is repeated per epoch
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
@@ -136,7 +137,12 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.data:
         data_yaml = Path(cfg.data).resolve()
     else:
-        data_yaml = write_fire_smoke_yaml(run_dir, cfg.train_images, cfg.val_images, cfg.seed)
+        ids = {v: k for k, v in FIRE_SMOKE_NAMES.items()}
+        unknown = set(cfg.oversample) - set(ids)
+        if unknown:
+            raise ValueError(f"oversample: unknown class(es) {sorted(unknown)} (known: {sorted(ids)})")
+        data_yaml = write_fire_smoke_yaml(run_dir, cfg.train_images, cfg.val_images, cfg.seed,
+                                          {ids[k]: int(v) for k, v in cfg.oversample.items()} or None)
     model_arg, init = prepare_init(cfg, run_dir)
     train_args = dict(
         data=str(data_yaml), epochs=cfg.epochs, imgsz=cfg.imgsz, device=cfg.device, batch=cfg.batch,

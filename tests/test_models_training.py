@@ -101,3 +101,18 @@ def test_export_onnx_runs_in_onnxruntime(tiny_run, tmp_path):
     assert Path(report["onnx"]).exists() and report["names"] == {0: "fire", 1: "smoke"}
     assert "CPUExecutionProvider" in report["providers"]
     assert report["top_scores_max_abs_diff_vs_pt"] < 1e-3
+
+
+def test_oversampled_train_split_repeats_smoke_images(tmp_path):
+    """--oversample smoke=3: every train image holding smoke appears 3 times, the rest once; the links (and
+    the label cache ultralytics writes beside them) live in the run folder, not in the shared data."""
+    from vigil.models.datasets import classes_in, split_image_files, split_images, write_fire_smoke_yaml
+
+    root = shared_path("data", "fire_smoke_indoor")
+    originals = split_images(root / "train" / "images")
+    n_smoke = sum(1 for p in originals if 1 in classes_in(p))
+    data = write_fire_smoke_yaml(tmp_path, oversample={1: 3})
+    train = split_image_files(data, "train")
+    assert n_smoke > 100 and len(train) == len(originals) + 2 * n_smoke
+    assert all(str(p).startswith(str(tmp_path)) for p in train)
+    assert sum(1 for p in train if 1 in classes_in(p)) == 3 * n_smoke

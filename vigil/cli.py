@@ -157,7 +157,9 @@ def models_list() -> None:
     """List the model catalogue and whether each file is present."""
     from vigil.models.catalogue import catalogue
     for m in catalogue().values():
-        typer.echo(f"{m.name:<24} {m.task:<7} {m.classes:<8} {'present' if m.path.exists() else 'missing'}  {m.path}")
+        default = f" default for {','.join(m.default_for)}" if m.default_for else ""
+        size = f" imgsz {m.imgsz}" if m.imgsz else ""
+        typer.echo(f"{m.name:<28} {m.task:<7} {m.classes:<12} {'present' if m.path.exists() else 'missing'}{size}{default}  {m.path}")
 
 
 @models_app.command("convert-yolov5")
@@ -192,6 +194,7 @@ def models_train(
     val_images: Optional[int] = typer.Option(None, "--val-images", min=1, help="Seeded subset of the valid split"),
     name: Optional[str] = typer.Option(None, "--name", help="Run folder name"),
     arg: list[str] = typer.Option([], "--arg", help="Further ultralytics train argument key=value, e.g. mosaic=0.5"),
+    oversample: list[str] = typer.Option([], "--oversample", help="CLASS=N: images holding CLASS appear N times per epoch, e.g. smoke=3"),
 ) -> None:
     """Train the fire/smoke detector with ultralytics; writes run.json beside the weights."""
     from vigil.models.train import TrainConfig, summary_line, train
@@ -207,8 +210,15 @@ def models_train(
             raise typer.Exit(2)
         import yaml
         extra[k.strip()] = yaml.safe_load(v)
+    over = {}
+    for o in oversample:
+        k, sep, v = o.partition("=")
+        if not sep or not v.strip().isdigit() or int(v) < 1:
+            typer.echo(f"error: --oversample {o!r} is not CLASS=N with N >= 1", err=True)
+            raise typer.Exit(2)
+        over[k.strip()] = int(v)
     try:
-        cfg = TrainConfig(data=str(data) if data else None, epochs=epochs, imgsz=imgsz, device=device, init=init,
+        cfg = TrainConfig(oversample=over, data=str(data) if data else None, epochs=epochs, imgsz=imgsz, device=device, init=init,
                           batch=batch, fraction=fraction, out=str(out) if out else None, seed=seed, workers=workers,
                           threads=threads, patience=patience, train_images=train_images, val_images=val_images, name=name, extra=extra)
     except ValueError as exc:

@@ -14,6 +14,7 @@ from vigil.config import Camera
 from vigil.vision.annotate import annotate, encode_jpeg
 from vigil.vision.background import StationaryForeground
 from vigil.vision.detector import Detector
+from vigil.vision.detections import Detections
 from vigil.vision.events import EventRecord, EventSink
 from vigil.vision.rules import ConditionTimer, FrameContext, ZoneRule, build_rules
 
@@ -41,13 +42,15 @@ class CameraPipeline:
         self.background = StationaryForeground() if needs_bg else None
         self.needs_fire = fire_detector is not None and any(
             m.rule.type == "fire_smoke" and m.rule.disabled_reason is None for m in self.monitors)
+        # the object model serves every rule but fire_smoke: a fire-only camera never runs it
+        self.needs_objects = any(m.rule.type != "fire_smoke" and m.rule.disabled_reason is None for m in self.monitors)
         self.frames_processed = 0
         self.last_detections = None
 
     # -- per frame -------------------------------------------------------------------------
     def process(self, image: np.ndarray, t: float, wall: datetime) -> list[EventRecord]:
         """Run detection and every rule on one sampled frame; returns events started or ended."""
-        dets = self.detector.detect(image)
+        dets = self.detector.detect(image) if self.needs_objects else Detections.empty(getattr(self.detector, "names", None))
         fire = self.fire_detector.detect(image) if self.needs_fire else None
         ctx = FrameContext(self.camera.id, self.camera.site_kind, image, t, wall, dets, fire, self.background)
         if self.background is not None:

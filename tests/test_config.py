@@ -154,3 +154,16 @@ def test_readme_opens_with_the_two_commands():
 
     lines = [ln for ln in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if ln.strip()]
     assert lines[1] == "```" and lines[2].startswith("make demo") and lines[3].startswith("make test")
+
+
+def test_fire_cameras_detect_at_least_twice_a_second():
+    from vigil.config import Camera
+
+    def cam(rules, fps=1.0):
+        return Camera.model_validate({"id": "a", "name": "a", "url": "x.mp4", "institution": "i", "site_kind": "lobby",
+                                      "detect_fps": fps, "zones": [{"name": "z", "polygon": [[0, 0], [1, 0], [1, 1]], "rules": rules}]})
+
+    assert cam([{"type": "fire_smoke"}]).effective_detect_fps == 2.0
+    assert cam([{"type": "fire_smoke"}], fps=5).effective_detect_fps == 5.0
+    assert cam([{"type": "fire_smoke", "enabled": False}]).effective_detect_fps == 1.0
+    assert cam([{"type": "ebike_indoor"}]).effective_detect_fps == 1.0

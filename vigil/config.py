@@ -155,13 +155,16 @@ class Zone(Strict):
         return v
 
 
+FIRE_MIN_HZ = 2.0  # fire/smoke confirmation needs k of n frames inside 3 s
+
+
 class Camera(Strict):
     id: str = F(title="Camera id", description="Stable id used in URLs: letters, digits, '-' and '_'.", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     name: str = F(title="Name", description="Human name shown in the UI, e.g. '一楼东侧安全出口'.", min_length=1)
     url: str = F(title="Stream URL", description="rtsp:// (pulled over TCP), http(s):// MJPEG, or a video file path.")
     institution: str = F(title="Institution", description="Id of the institution this camera belongs to.")
     site_kind: SiteKind = F(title="Site kind", description="gate | control_room | corridor | exit | stairwell | lobby | other.")
-    detect_fps: float = F(1.0, title="Detect rate", description="Frames per second sent to the detector.", gt=0, le=30)
+    detect_fps: float = F(1.0, title="Detect rate", description="Frames per second sent to the detector; a camera with a fire_smoke rule runs at least 2 (flame and smoke must be confirmed within 3 s).", gt=0, le=30)
     enabled: bool = F(True, title="Enabled", description="Disabled cameras are not pulled.")
     offline_after_s: float = F(60.0, title="Offline after seconds", description="Raise camera_offline after this long without frames.", gt=0)
     loop: bool = F(True, title="Loop file", description="For file sources: start again at the end (demo cameras).")
@@ -197,6 +200,12 @@ class Camera(Strict):
                 if r.type == "unattended_room" and r.min_persons is None:
                     r.min_persons = 2 if self.site_kind == "control_room" else 1
         return self
+
+    @property
+    def effective_detect_fps(self) -> float:
+        """detect_fps, raised to FIRE_MIN_HZ when a fire_smoke rule is enabled on this camera."""
+        fire = any(r.type == "fire_smoke" and r.enabled for z in self.zones for r in z.rules)
+        return max(self.detect_fps, FIRE_MIN_HZ) if fire else self.detect_fps
 
 
 class Institution(Strict):

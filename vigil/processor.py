@@ -50,7 +50,7 @@ class CameraProcessor:
         return datetime.now(self.tz)
 
     def _run(self) -> None:
-        interval = 1.0 / self.camera.detect_fps
+        interval = 1.0 / self.camera.effective_detect_fps
         while not self._stop.is_set():
             frame = self.reader.frames.get(timeout=0.5)
             self._check_offline()

@@ -125,7 +125,7 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
             print(f"note: rule {st['rule']} in zone {st['zone']!r} is disabled: {st['reason']}", file=sys.stderr)
     start_wall = datetime.now().astimezone()
     n = 0
-    for img, t in iter_video(video, camera.detect_fps, realtime=not fast):
+    for img, t in iter_video(video, camera.effective_detect_fps, realtime=not fast):
         pipe.process(img, t, start_wall + timedelta(seconds=t))
         n += 1
     results = [event_json(e) for e in sink.events]
@@ -135,7 +135,7 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
         else:
             end = "open" if r["end_s"] is None else f"{r['end_s']:.1f}s"
             print(f"{r['rule']:<16} zone={r['zone']!s:<12} start={r['start_s']:.1f}s end={end} confidence={r['confidence']:.2f}", file=out)
-    print(f"replay: {n} frames analysed at {camera.detect_fps:g} Hz, {len(results)} event(s)", file=sys.stderr)
+    print(f"replay: {n} frames analysed at {camera.effective_detect_fps:g} Hz, {len(results)} event(s)", file=sys.stderr)
     return results
 
 

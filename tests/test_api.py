@@ -80,13 +80,34 @@ def test_cameras_and_health_never_show_password(api):
     assert client.get("/api/cameras/exit1/snapshot.jpg").status_code == 503
 
 
-def test_health_reports_disabled_fire_rule(api):
-    client, _, _ = api
+def test_health_reports_fire_rule_state(api):
+    """With the catalogue's fire model present the fire rule is not disabled; the rule set is complete."""
+    client, rt, _ = api
     h = client.get("/api/health").json()
     assert h["database"] == "ok"
     fire = [r for r in h["rules"] if r["rule"] == "fire_smoke"]
-    assert fire and fire[0]["status"] == "disabled" and "fire/smoke model" in fire[0]["reason"]
+    assert fire and fire[0]["status"] != "disabled" and fire[0]["reason"] is None, fire
     assert {r["rule"] for r in h["rules"]} == {"blocked_exit", "fire_smoke", "unattended_room"}
+
+
+def test_health_reports_disabled_fire_rule_with_reason(tmp_path):
+    """fire_model: null (or a missing model) disables fire_smoke, and health says so: never silently absent."""
+    from fastapi.testclient import TestClient
+
+    from vigil.api.app import create_app
+    from vigil.config import parse_config
+    from vigil.service import Runtime
+    from vigil_fixtures import service_config
+
+    for fire_model, words in ((None, "switched off"), ("/nonexistent/fire.onnx", "neither a catalogue name")):
+        cfg = service_config(tmp_path / str(bool(fire_model)))
+        cfg["detector"] = {"fire_model": fire_model}
+        rt = Runtime(parse_config(cfg), start_cameras=False)
+        try:
+            fire = [r for r in TestClient(create_app(rt)).get("/api/health").json()["rules"] if r["rule"] == "fire_smoke"]
+            assert fire and fire[0]["status"] == "disabled" and words in fire[0]["reason"], fire
+        finally:
+            rt.stop()
 
 
 def test_openapi_and_ui_served(api):

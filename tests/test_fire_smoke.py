@@ -1,0 +1,149 @@
+"""The shipped fire/smoke model and the fire_smoke rule on real pictures and footage.
+
+- the catalogue's default fire model loads and finds fire on real indoor fire photos (../shared valid split,
+  never used for training) and nothing on photos without fire;
+- the temporal check turns down a perfectly still picture of a fire (a static orange thing the model does
+  call fire), while the same rule confirms the real handheld car-fire video within 3 s;
+- a video made from real care-ward CCTV frames raises no fire event.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import shared_path
+from test_rules_on_video import replay
+
+FIRE_VALID = ("data", "fire_smoke_indoor", "valid")
+
+
+def labelled(kind: int, limit: int) -> list[Path]:
+    """Valid-split images with at least one box of class `kind` (0 fire, 1 smoke) whose box covers >= 2 %."""
+    root = shared_path(*FIRE_VALID)
+    out = []
+    for lab in sorted((root / "labels").glob("*.txt")):
+        rows = [ln.split() for ln in lab.read_text().splitlines() if ln.strip()]
+        if any(int(r[0]) == kind and float(r[3]) * float(r[4]) >= 0.02 for r in rows):
+            img = root / "images" / (lab.stem + ".jpg")
+            if img.is_file():
+                out.append(img)
+        if len(out) >= limit:
+            break
+    return out
+
+
+@pytest.fixture(scope="module")
+def fire_detector():
+    from vigil.models.catalogue import default_model, resolve_model
+    from vigil.vision.detector import load_detector
+
+    entry = default_model("fire")
+    assert entry is not None, "the catalogue names no default fire model"
+    assert entry.verify(), f"{entry.path}: sha256 differs from the catalogue"
+    return load_detector(resolve_model(None, purpose="fire"), imgsz=entry.imgsz or 320, confidence=0.25)
+
+
+def test_shipped_model_finds_fire_on_real_photos(fire_detector):
+    assert set(fire_detector.names.values()) == {"fire", "smoke"}
+    images = labelled(0, 40)
+    assert len(images) == 40
+    found = sum(1 for p in images if len(fire_detector.detect(cv2.imread(str(p))).of_classes(["fire"]).above(0.4)) > 0)
+    assert found / len(images) >= 0.8, f"fire found on {found}/{len(images)} fire photos"
+
+
+def test_shipped_model_rarely_fires_on_pictures_without_fire(fire_detector):
+    """All 402 real care-ward CCTV frames and the ultralytics photos: a score >= 0.4 on at most 2 % of
+    single frames (measured: 3 of 402 ward frames, all 'smoke'); the rule's k-of-n and temporal check
+    must absorb those (see test_care_ward_video_raises_no_fire)."""
+    from vigil_fixtures import ultralytics_asset
+
+    paths = [ultralytics_asset(n) for n in ("bus.jpg", "zidane.jpg")]
+    paths += sorted((shared_path("data", "care_ward", "valid") / "images").glob("*.jpg"))
+    assert len(paths) == 404
+    hits = sum(1 for p in paths if len(fire_detector.detect(cv2.imread(str(p))).above(0.4)) > 0)
+    assert hits / len(paths) <= 0.02, f"fire/smoke reported on {hits}/{len(paths)} pictures without fire"
+
+
+def _fire_pipeline(fire_detector, **rule):
+    from vigil.config import Camera
+    from vigil.vision.pipeline import CameraPipeline
+    from vigil.vision.detections import Detections
+
+    class NoObjects:  # the object model plays no part in this rule
+        names: dict[int, str] = {}
+
+        def detect(self, image):
+            return Detections.empty()
+
+    events = []
+
+    class Sink:
+        def started(self, ev, jpeg):
+            events.append(ev)
+
+        def updated(self, ev, jpeg):
+            pass
+
+        def ended(self, ev):
+            pass
+
+    cam = Camera.model_validate({"id": "c", "name": "c", "url": "x.mp4", "institution": "i", "site_kind": "lobby",
+                                 "detect_fps": 2, "zones": [{"name": "z", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                                                              "rules": [{"type": "fire_smoke", **rule}]}]})
+    return CameraPipeline(cam, NoObjects(), Sink(), fire_detector), events
+
+
+def test_temporal_check_rejects_a_still_picture_of_fire(fire_detector):
+    """A real fire photo held perfectly still (with sensor noise), 10 s at 2 Hz: the model calls it fire on
+    every frame, the rule raises nothing because nothing inside the box moves. With the temporal check off
+    the same frames do raise an event: the check is what rejects it."""
+    photo = cv2.imread(str(labelled(0, 1)[0]))
+    rng = np.random.default_rng(0)
+    frames = [np.clip(photo + rng.normal(0, 2.0, photo.shape), 0, 255).astype(np.uint8) for _ in range(20)]
+    t0 = datetime(2026, 11, 24, 12, 0)
+    assert len(fire_detector.detect(frames[0]).of_classes(["fire"]).above(0.4)) > 0  # the model does see fire
+
+    pipe, events = _fire_pipeline(fire_detector)
+    for i, f in enumerate(frames):
+        pipe.process(f, i * 0.5, t0 + timedelta(seconds=i * 0.5))
+    rule = pipe.monitors[0].rule
+    assert events == [] and rule.rejected_static >= 15
+
+    pipe, events = _fire_pipeline(fire_detector, min_motion=None)
+    for i, f in enumerate(frames):
+        pipe.process(f, i * 0.5, t0 + timedelta(seconds=i * 0.5))
+    assert [e.rule for e in events] == ["fire_smoke"]
+
+
+def test_real_car_fire_video_raises_fire_within_3s():
+    """Handheld footage of a burning car (fire visible from the first frame): an event within 3 s."""
+    video = shared_path("data", "video", "car_fire_handheld.mp4")
+    events, proc = replay(str(video), "--kind", "lobby", "--rule", "fire_smoke", "--fast", "--json")
+    assert proc.returncode == 0, proc.stderr
+    fire = [e for e in events if e["rule"] == "fire_smoke"]
+    assert len(fire) == 1 and fire[0]["start_s"] <= 3.0, events
+    assert fire[0]["confidence"] >= 0.4
+
+
+@pytest.fixture(scope="module")
+def care_ward_video(tmp_path_factory) -> Path:
+    """120 real care-ward CCTV frames, each held 0.5 s (10 fps), as an mp4: a minute of ward footage."""
+    frames = sorted((shared_path("data", "care_ward", "valid") / "images").glob("*.jpg"))[:120]
+    out = tmp_path_factory.mktemp("ward") / "care_ward.mp4"
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 640))
+    for p in frames:
+        img = cv2.resize(cv2.imread(str(p)), (640, 640))
+        for _ in range(5):
+            writer.write(img)
+    writer.release()
+    return out
+
+
+def test_care_ward_video_raises_no_fire(care_ward_video):
+    events, proc = replay(str(care_ward_video), "--kind", "lobby", "--rule", "fire_smoke", "--fast", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert events == []

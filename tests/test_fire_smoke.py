@@ -111,7 +111,7 @@ def test_temporal_check_rejects_a_still_picture_of_fire(fire_detector):
     for i, f in enumerate(frames):
         pipe.process(f, i * 0.5, t0 + timedelta(seconds=i * 0.5))
     rule = pipe.monitors[0].rule
-    assert events == [] and rule.rejected_static >= 15
+    assert events == [] and rule.rejected_static >= 15  # measured: 20 of 20 frames
 
     pipe, events = _fire_pipeline(fire_detector, min_motion=None)
     for i, f in enumerate(frames):

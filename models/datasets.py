@@ -1,10 +1,10 @@
 """Training/evaluation data for the fire/smoke model: the generated ultralytics data YAML and small subsets.
 
 The data is `fire_smoke_indoor` in the shared folder (`vigil.models.catalogue.shared_dir()`), classes
-0 fire, 1 smoke, laid out as `{train,valid}/{images,labels}`. The full splits are referenced by absolute
-path. A subset (the first N images of a split in a seeded shuffle, for smoke tests and quick runs) is a
-folder of symlinks inside the run folder, so ultralytics writes its `labels.cache` there and never
-overwrites the full split's cache in the shared folder.
+0 fire, 1 smoke, laid out as `{train,valid}/{images,labels}`. Every split handed to ultralytics is a
+folder of symlinks inside the run (or a temporary) folder: all images, a seeded subset (smoke tests, quick
+runs) or an oversampled train split. ultralytics writes its `labels.cache` beside the labels it reads, so
+this keeps the shared folder untouched.
 """
 from __future__ import annotations
 
@@ -96,7 +96,8 @@ def write_fire_smoke_yaml(dest_dir: Path, train_images: int | None = None, val_i
     """Write `dest_dir/data.yaml` for the shared fire/smoke data; returns its path.
 
     With `train_images` / `val_images` the split is a seeded subset of that many images (symlinks under
-    `dest_dir/subset/`); otherwise the shared split folder itself, by absolute path."""
+    `dest_dir/subset/`); otherwise all of it, as symlinks under `dest_dir/full/`, so that the label cache
+    ultralytics writes never lands in the shared folder."""
     root = fire_smoke_root().resolve()
     dest_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -106,8 +107,8 @@ def write_fire_smoke_yaml(dest_dir: Path, train_images: int | None = None, val_i
         if key == "train" and oversample:
             chosen = pick(split_images(images_dir), limit, seed)
             paths[key] = str(_oversampled(chosen, oversample, dest_dir.resolve() / "oversampled" / folder))
-        elif limit is None:
-            paths[key] = str(images_dir)
+        elif limit is None:  # all of it, still as links: ultralytics writes labels.cache beside the labels
+            paths[key] = str(_link_subset(split_images(images_dir), dest_dir.resolve() / "full" / folder))
         else:
             chosen = pick(split_images(images_dir), limit, seed)
             paths[key] = str(_link_subset(chosen, dest_dir.resolve() / "subset" / folder))

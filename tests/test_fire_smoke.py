@@ -147,3 +147,27 @@ def test_care_ward_video_raises_no_fire(care_ward_video):
     events, proc = replay(str(care_ward_video), "--kind", "lobby", "--rule", "fire_smoke", "--fast", "--json")
     assert proc.returncode == 0, proc.stderr
     assert events == []
+
+
+def test_shipped_model_meets_fire_target_on_valid_split():
+    """`vigil models eval` of the shipped ONNX on the whole valid split reaches the issue's fire target
+    (AP50 >= 0.80; smoke's 0.50 is not met yet, see the model card; speed is measured by the same command
+    and reported in the README, not asserted here). No label cache is written into the shared folder."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    root = shared_path(*FIRE_VALID).parent
+    env = dict(os.environ, YOLO_CONFIG_DIR=str(REPO / ".yolo"), YOLO_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-m", "vigil.cli", "models", "eval", "--model", "fire-smoke-yolov5n-320",
+                           "--imgsz", "320", "--timing-images", "20", "--json"], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["images"] == 262 and result["boxes_per_class"] == {"fire": 263, "smoke": 25}
+    assert result["ap50"]["fire"] >= 0.80, result
+    assert 0.0 <= result["ap50"]["smoke"] <= 1.0
+    assert not list(root.rglob("*.cache")), "ultralytics wrote a label cache into the shared folder"

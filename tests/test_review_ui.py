@@ -34,8 +34,10 @@ def test_pending_events_shown_in_chinese_and_reviewed(browser, live_api, tmp_pat
     first = page.locator(f'li.event[data-event-id="{ids[0]}"]')
     assert "安全出口/通道堵塞" in first.inner_text() and "东侧安全出口" in first.inner_text()
     # the evidence image really loaded
-    loaded = first.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
-    assert loaded
+    img = f'li.event[data-event-id="{ids[0]}"] img'
+    page.wait_for_function(f"(() => {{ const i = document.querySelector('{img}'); return i && i.complete && i.naturalWidth > 0; }})()",
+                           timeout=10000)
+    assert first.locator("img").evaluate("img => img.naturalWidth") >= 320
     page.screenshot(path=str(tmp_path / "review.png"))
     first.locator('button[data-action="confirmed"]').click()
     page.wait_for_function(f'!document.querySelector(\'li.event[data-event-id="{ids[0]}"]\')', timeout=10000)

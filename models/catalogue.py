@@ -19,6 +19,14 @@ def shared_dir() -> Path:
     return Path(env) if env else PROJECT_ROOT.parent / "shared"
 
 
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
@@ -39,11 +47,7 @@ class ModelEntry:
         return base / self.file
 
     def verify(self) -> bool:
-        h = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest() == self.sha256
+        return sha256_file(self.path) == self.sha256
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,6 @@ this keeps the shared folder untouched.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from pathlib import Path
@@ -58,14 +57,19 @@ def pick(images: list[Path], n: int | None, seed: int) -> list[Path]:
     return sorted(shuffled[:n])
 
 
+def _link(image: Path, dest: Path, stem: str) -> None:
+    """dest/images/<stem><suffix> and dest/labels/<stem>.txt as symlinks to an image and its label."""
+    for src, dst in ((image, dest / "images" / (stem + image.suffix)), (label_for(image), dest / "labels" / (stem + ".txt"))):
+        if src.exists() and not dst.exists():
+            os.symlink(src.resolve(), dst)
+
+
 def _link_subset(images: list[Path], dest: Path) -> Path:
     """dest/images/* and dest/labels/* as symlinks to the chosen images and their labels."""
     (dest / "images").mkdir(parents=True, exist_ok=True)
     (dest / "labels").mkdir(parents=True, exist_ok=True)
     for img in images:
-        for src, dst in ((img, dest / "images" / img.name), (label_for(img), dest / "labels" / (img.stem + ".txt"))):
-            if src.exists() and not dst.exists():
-                os.symlink(src.resolve(), dst)
+        _link(img, dest, img.stem)
     return dest / "images"
 
 
@@ -84,10 +88,7 @@ def _oversampled(images: list[Path], factors: dict[int, int], dest: Path) -> Pat
     for img in images:
         times = max([factors.get(c, 1) for c in classes_in(img)] or [1])
         for r in range(1, times):
-            stem = f"{img.stem}__r{r}"
-            for src, dst in ((img, dest / "images" / (stem + img.suffix)), (label_for(img), dest / "labels" / (stem + ".txt"))):
-                if src.exists() and not dst.exists():
-                    os.symlink(src.resolve(), dst)
+            _link(img, dest, f"{img.stem}__r{r}")
     return dest / "images"
 
 
@@ -103,15 +104,12 @@ def write_fire_smoke_yaml(dest_dir: Path, train_images: int | None = None, val_i
     paths = {}
     for key, folder in SPLITS.items():
         limit = train_images if key == "train" else val_images
-        images_dir = root / folder / "images"
+        chosen = pick(split_images(root / folder / "images"), limit, seed)
+        # all of it is linked too: ultralytics writes labels.cache beside the labels it reads
         if key == "train" and oversample:
-            chosen = pick(split_images(images_dir), limit, seed)
             paths[key] = str(_oversampled(chosen, oversample, dest_dir.resolve() / "oversampled" / folder))
-        elif limit is None:  # all of it, still as links: ultralytics writes labels.cache beside the labels
-            paths[key] = str(_link_subset(split_images(images_dir), dest_dir.resolve() / "full" / folder))
         else:
-            chosen = pick(split_images(images_dir), limit, seed)
-            paths[key] = str(_link_subset(chosen, dest_dir.resolve() / "subset" / folder))
+            paths[key] = str(_link_subset(chosen, dest_dir.resolve() / ("full" if limit is None else "subset") / folder))
     data = {"path": str(root), "train": paths["train"], "val": paths["val"],
             "nc": len(FIRE_SMOKE_NAMES), "names": dict(FIRE_SMOKE_NAMES)}
     out = dest_dir / "data.yaml"
@@ -170,11 +168,3 @@ def val_subset_yaml(yaml_path: Path, dest_dir: Path, n: int, seed: int = 0) -> P
     out = dest_dir / "data.yaml"
     out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return out
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.models.datasets import sha256_file
+from vigil.models.catalogue import sha256_file
 from vigil.models.ultralytics_env import logs_to_stderr
 
 

@@ -1,7 +1,7 @@
 """Train the fire/smoke detector (ultralytics yolov5n, anchor-free head) and write a run record.
 
 Reproducible: fixed seed with ultralytics' deterministic mode, the data YAML generated into the run folder
-(absolute paths to the shared `fire_smoke_indoor` splits), every argument, the init weights with their
+(its splits are symlink folders there, pointing at the shared `fire_smoke_indoor` files), every argument, the init weights with their
 sha256, the versions and the git commit recorded in `run.json` beside ultralytics' `results.csv` and
 `weights/{best,last}.pt`.
 
@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from vigil.models.catalogue import PROJECT_ROOT
-from vigil.models.datasets import (FIRE_SMOKE_NAMES, data_names, load_data_yaml, sha256_file, split_image_files,
+from vigil.models.catalogue import PROJECT_ROOT, sha256_file
+from vigil.models.datasets import (FIRE_SMOKE_NAMES, data_names, load_data_yaml, split_image_files,
                                    write_fire_smoke_yaml)
 from vigil.models.evaluate import metrics_summary
 from vigil.models.ultralytics_env import cpu_threads, logs_to_stderr

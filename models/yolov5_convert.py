@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from vigil.models.catalogue import shared_dir
-from vigil.models.datasets import FIRE_SMOKE_NAMES, sha256_file
+from vigil.models.catalogue import sha256_file
+from vigil.models.datasets import FIRE_SMOKE_NAMES
 from vigil.models.ultralytics_env import logs_to_stderr
 
 SOURCE_FILE = "models/yolov5n_coco_official.pt"

@@ -1,7 +1,10 @@
 """Small helpers shared by the tests (import as `from helpers import ...`)."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -46,3 +49,17 @@ def wait_until(pred: Callable[[], object], timeout: float, interval: float = 0.0
         if time.monotonic() >= deadline:
             return bool(pred())
         time.sleep(interval)
+
+
+def run_vigil(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """`python -m vigil.cli ARGS` from the repository root, settings kept inside the project."""
+    env = {**os.environ, "YOLO_CONFIG_DIR": str(REPO / ".yolo"), "YOLO_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "vigil.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def replay(*args: str) -> tuple[list[dict], subprocess.CompletedProcess]:
+    """`vigil replay ARGS` (pass --json): the events printed on stdout, and the finished process."""
+    proc = run_vigil("replay", *args)
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return events, proc

@@ -3,24 +3,15 @@ images at 160 px, read the run record, evaluate through the CLI (clean JSON last
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, shared_path
+from helpers import run_vigil as vigil, shared_path
 
 FIRE_SMOKE = ("data", "fire_smoke_indoor")
 YOLOV5N = ("models", "yolov5n_coco_official.pt")
 EVAL_KEYS = {"map50", "map50_95", "ap50", "precision", "recall", "ms_per_image", "imgsz", "model", "images"}
-
-
-def vigil(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "YOLO_CONFIG_DIR": str(REPO / ".yolo"), "YOLO_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "vigil.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,11 @@ scripted event times are in `sample_videos/README.md`. `street_crowd.mp4` is rea
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, require, shared_path
+from helpers import REPO, replay, require, shared_path
 
 SAMPLES = REPO / "sample_videos"
 DEMO = SAMPLES / "demo.yaml"
@@ -26,14 +22,6 @@ def sample(name: str) -> Path:
     if not path.is_file():
         require(f"{path} is missing: run `python sample_videos/make_samples.py` (make test does)")
     return path
-
-
-def replay(*args: str) -> tuple[list[dict], subprocess.CompletedProcess]:
-    env = dict(os.environ, YOLO_CONFIG_DIR=str(REPO / ".yolo"), YOLO_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-m", "vigil.cli", "replay", *args], capture_output=True, text=True,
-                          timeout=240, env=env, cwd=REPO)
-    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-    return events, proc
 
 
 def starts(events: list[dict], rule: str) -> list[float]:

@@ -202,10 +202,14 @@ class Camera(Strict):
         return self
 
     @property
+    def has_fire_rule(self) -> bool:
+        """An enabled fire_smoke rule in any zone of this camera."""
+        return any(r.type == "fire_smoke" and r.enabled for z in self.zones for r in z.rules)
+
+    @property
     def effective_detect_fps(self) -> float:
         """detect_fps, raised to FIRE_MIN_HZ when a fire_smoke rule is enabled on this camera."""
-        fire = any(r.type == "fire_smoke" and r.enabled for z in self.zones for r in z.rules)
-        return max(self.detect_fps, FIRE_MIN_HZ) if fire else self.detect_fps
+        return max(self.detect_fps, FIRE_MIN_HZ) if self.has_fire_rule else self.detect_fps
 
 
 class Institution(Strict):

@@ -4,8 +4,6 @@
 in the README (a test checks that the README is in sync)."""
 from __future__ import annotations
 
-from typing import get_args
-
 from pydantic import BaseModel
 
 from vigil.config import (BlockedExitRule, Camera, DetectorConfig, EbikeIndoorRule, FireSmokeRule, Institution, Schedule,

@@ -26,7 +26,6 @@ class CameraProcessor:
         self.offline_event: EventRecord | None = None
         self.detect_hz = 0.0
         self.lag_s = 0.0  # decode -> rules done, for the last detection frame
-        self.detections = 0
         self.last_error: str | None = None
         self._last_detect_pts: float | None = None
         self._last_detect_mono: float | None = None
@@ -70,7 +69,6 @@ class CameraProcessor:
                 self.pipeline.process(frame.image, frame.pts_s, datetime.fromtimestamp(frame.wall, self.tz))
                 self.last_error = None
                 self.lag_s = max(0.0, time.time() - frame.wall)
-                self.detections += 1
             except Exception as exc:  # one bad frame or a model hiccup must not kill the camera
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("camera %s: pipeline failed on a frame", self.camera.id)
@@ -114,7 +112,7 @@ class CameraProcessor:
         h["lag_s"] = round(self.lag_s, 3)
         h["dropped_frames"] = self.reader.frames.dropped
         h["queue_depth"] = len(self.reader.frames)
-        h["detections"] = self.detections
+        h["detections"] = self.pipeline.frames_processed
         h["offline_event_id"] = self.offline_event.id if self.offline_event else None
         h["pipeline_error"] = self.last_error
         if h["status"] == "online" and (self.reader.health.seconds_since_frame() or 0) > max(5.0, 3 / max(self.camera.detect_fps, 0.1)):

@@ -113,10 +113,9 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
     conf = det_cfg.confidence if det_cfg else 0.25
     detector = load_detector(resolve_model(model or (det_cfg.model if det_cfg else None)), imgsz, conf)
     fire = None
-    needs_fire = any(r.type == "fire_smoke" and r.enabled for z in camera.zones for r in z.rules)
     fire_path, fire_imgsz, fire_reason = resolve_fire_model(det_cfg.fire_model if det_cfg else "auto",
                                                             det_cfg.fire_imgsz if det_cfg else None)
-    if needs_fire and fire_path is not None:
+    if camera.has_fire_rule and fire_path is not None:
         fire = load_detector(fire_path, fire_imgsz, conf)
     sink = CollectingSink()
     pipe = CameraPipeline(camera, detector, sink, fire, fire_reason)

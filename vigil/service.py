@@ -58,8 +58,7 @@ class Runtime:
             return
         det = self.cfg.detector
         self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence)
-        wants_fire = any(r.type == "fire_smoke" and r.enabled for c in cams for z in c.zones for r in z.rules)
-        if self.fire_path is not None and wants_fire:
+        if self.fire_path is not None and any(c.has_fire_rule for c in cams):
             self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence)
         sink = self._sink()
         for cam in cams:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import threading
 import time
@@ -13,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from vigil.models.ultralytics_env import ensure_env, logs_to_stderr
 from vigil.vision.detections import Detections
 
 log = logging.getLogger("vigil.vision")
@@ -24,26 +24,11 @@ class Detector(Protocol):
     def detect(self, image: np.ndarray) -> Detections: ...
 
 
-def _ensure_yolo_env() -> None:
-    # ultralytics writes settings under YOLO_CONFIG_DIR; keep it inside the project, never in $HOME.
-    root = Path(__file__).resolve().parent.parent
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(root / ".yolo"))
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-
-
-def _ultralytics_logs_to_stderr() -> None:
-    """ultralytics logs ("Loading ... for LiteRT inference") through a handler bound to stdout at import
-    time; stdout belongs to our own output (`vigil replay --json`), so point that handler at stderr."""
-    for handler in logging.getLogger("ultralytics").handlers:
-        if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in (sys.stdout, sys.__stdout__):
-            handler.setStream(sys.stderr)
-
-
 class UltralyticsDetector:
     """Thread-safe wrapper: one model shared by all camera processors, one inference at a time."""
 
     def __init__(self, model_path: str | Path, imgsz: int = 640, confidence: float = 0.25, device: str = "cpu"):
-        _ensure_yolo_env()
+        ensure_env()
         from ultralytics import YOLO  # heavy import, deferred
 
         self.path = Path(model_path)
@@ -52,7 +37,7 @@ class UltralyticsDetector:
         self.last_ms = 0.0
         self.calls = 0  # inferences since load (warm-up excluded)
         self.total_ms = 0.0
-        _ultralytics_logs_to_stderr()
+        logs_to_stderr()  # stdout belongs to our own output (`vigil replay --json`)
         with contextlib.redirect_stdout(sys.stderr):
             self._model = YOLO(str(self.path), task="detect")
             # warm-up also fills `names` for exported formats

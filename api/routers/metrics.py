@@ -22,6 +22,18 @@ CAMERA_METRICS = [
     ("vigil_camera_reconnects_total", "counter", "Reconnects after a lost stream", "reconnects"),
 ]
 
+# name, type, help, value of a detector
+DETECTOR_METRICS = [
+    ("vigil_inference_ms", "gauge", "Duration of the last inference", lambda d: d.last_ms),
+    ("vigil_inference_seconds_total", "counter", "Time spent in inference", lambda d: d.total_ms / 1000),
+    ("vigil_inferences_total", "counter", "Inferences run", lambda d: d.calls),
+]
+
+
+def _num(value) -> str:
+    """Exact text for a sample value: counters stay whole numbers, floats keep every digit."""
+    return str(value) if isinstance(value, int) else repr(float(value))
+
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -33,21 +45,13 @@ def render(rt: Runtime) -> str:
     for name, kind, help_, key in CAMERA_METRICS:
         lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
         for cid, st in statuses.items():
-            value = (1.0 if st["status"] == "online" else 0.0) if key is None else float(st.get(key) or 0)
-            lines.append(f'{name}{{camera="{_label(cid)}"}} {value:g}')
-    detectors = {"objects": rt.detector, "fire": rt.fire_detector}
-    lines += ["# HELP vigil_inference_ms Duration of the last inference", "# TYPE vigil_inference_ms gauge"]
-    for role, det in detectors.items():
-        if det is not None:
-            lines.append(f'vigil_inference_ms{{model="{_label(det.path.name)}",role="{role}"}} {det.last_ms:.3f}')
-    lines += ["# HELP vigil_inference_seconds_total Time spent in inference", "# TYPE vigil_inference_seconds_total counter"]
-    for role, det in detectors.items():
-        if det is not None:
-            lines.append(f'vigil_inference_seconds_total{{model="{_label(det.path.name)}",role="{role}"}} {det.total_ms / 1000:.6f}')
-    lines += ["# HELP vigil_inferences_total Inferences run", "# TYPE vigil_inferences_total counter"]
-    for role, det in detectors.items():
-        if det is not None:
-            lines.append(f'vigil_inferences_total{{model="{_label(det.path.name)}",role="{role}"}} {det.calls}')
+            value = int(st["status"] == "online") if key is None else (st.get(key) or 0)
+            lines.append(f'{name}{{camera="{_label(cid)}"}} {_num(value)}')
+    detectors = [(role, det) for role, det in (("objects", rt.detector), ("fire", rt.fire_detector)) if det is not None]
+    for name, kind, help_, value in DETECTOR_METRICS:
+        lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+        for role, det in detectors:
+            lines.append(f'{name}{{model="{_label(det.path.name)}",role="{role}"}} {_num(value(det))}')
     lines += ["# HELP vigil_rule_alarm 1 while a rule has an open event", "# TYPE vigil_rule_alarm gauge"]
     for r in rt.rule_status():
         lines.append(f'vigil_rule_alarm{{camera="{_label(r["camera_id"])}",zone="{_label(r["zone"] or "")}",'

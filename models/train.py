@@ -53,8 +53,8 @@ class TrainConfig:
     oversample: dict = field(default_factory=dict)  # class name -> times an image holding it is repeated per epoch
 
     def __post_init__(self) -> None:
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, not {self.init!r}")
+        if self.init not in INITS and not (self.init.endswith(".pt") and Path(self.init).is_file()):
+            raise ValueError(f"init must be one of {INITS} or an existing .pt checkpoint, not {self.init!r}")
         if self.data and (self.train_images or self.val_images):
             raise ValueError("train_images/val_images subset the generated fire/smoke data, not --data")
 
@@ -105,6 +105,10 @@ def prepare_init(cfg: TrainConfig, run_dir: Path) -> tuple[str, dict]:
     if cfg.init == "scratch":
         from vigil.models.yolov5_convert import TARGET_CFG
         return TARGET_CFG, {"kind": "scratch", "cfg": TARGET_CFG, "transfer": None}
+    if cfg.init != "coco":  # an earlier run's checkpoint: fine-tune it further
+        path = Path(cfg.init).resolve()
+        return str(path), {"kind": "checkpoint", "checkpoint": str(path), "checkpoint_sha256": sha256_file(path),
+                           "transfer": None}
     from vigil.models.yolov5_convert import convert
 
     names = data_names(Path(cfg.data)) if cfg.data else dict(FIRE_SMOKE_NAMES)
@@ -130,7 +134,7 @@ def train(cfg: TrainConfig) -> dict:
     logs_to_stderr()
     started = datetime.now().astimezone()
     out = Path(cfg.out) if cfg.out else DEFAULT_OUT
-    name = cfg.name or f"fire-smoke-{cfg.init}-{cfg.imgsz}-{started:%Y%m%d-%H%M%S}"
+    name = cfg.name or f"fire-smoke-{Path(cfg.init).stem}-{cfg.imgsz}-{started:%Y%m%d-%H%M%S}"
     run_dir = (out / name).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -148,7 +152,7 @@ def train(cfg: TrainConfig) -> dict:
         data=str(data_yaml), epochs=cfg.epochs, imgsz=cfg.imgsz, device=cfg.device, batch=cfg.batch,
         fraction=cfg.fraction, seed=cfg.seed, deterministic=True, workers=cfg.workers, patience=cfg.patience,
         project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=False, verbose=True,
-        pretrained=cfg.init == "coco",
+        pretrained=cfg.init != "scratch",
     )
     train_args.update(cfg.extra)
     record = {

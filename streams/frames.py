@@ -10,12 +10,19 @@ import numpy as np
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One decoded BGR frame. `pts_s` is the stream's own clock (seconds from the start of the
-    source; for live streams the reader's monotonic clock); `wall` is time.time() at decode."""
+    source; for live streams the reader's monotonic clock); `wall` is time.time() at decode;
+    `capture_wall` estimates when the frame was captured (the stream's start on the wall clock, as
+    early as seen, plus its timestamp): lag measured from it includes any backlog in decoding."""
 
     image: np.ndarray
     pts_s: float
     wall: float
     index: int
+    capture_wall: float | None = None
+
+    @property
+    def captured(self) -> float:
+        return self.capture_wall if self.capture_wall is not None else self.wall
 
 
 class LatestFrameSlot:

@@ -40,6 +40,18 @@ class CameraHealth:
             self.status = "online"
             self.last_error = None
 
+    def on_stats(self, *, frames: int, fps: float, last_mono: float, last_wall: float, width: int, height: int) -> None:
+        """Counters from a decoder process (its monotonic clock is the same system-wide clock)."""
+        with self._lock:
+            if frames <= self.frames:
+                return  # nothing new decoded (keep an offline state and its zero fps)
+            if self.status != "online":
+                self.status = "online"
+                self.last_error = None
+            self.frames, self.fps = frames, fps
+            self.last_frame_mono, self.last_frame_wall = last_mono, last_wall
+            self.width, self.height = width or self.width, height or self.height
+
     def on_disconnect(self, error: str) -> None:
         with self._lock:
             self.status = "offline"

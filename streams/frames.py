@@ -31,8 +31,9 @@ class LatestFrameSlot:
     The reader never blocks on a slow consumer; `dropped` counts what the consumer never saw.
     Frames are handed on by reference, never copied."""
 
-    def __init__(self, maxsize: int = 1):
+    def __init__(self, maxsize: int = 1, notify: threading.Event | None = None):
         self._maxsize = maxsize
+        self.notify = notify  # set on every put: lets one consumer wait for many slots
         self._items: list[Frame] = []
         self._cv = threading.Condition()
         self.dropped = 0
@@ -45,6 +46,8 @@ class LatestFrameSlot:
                 self._items.pop(0)
                 self.dropped += 1
             self._cv.notify()
+        if self.notify is not None:
+            self.notify.set()
 
     def get(self, timeout: float | None = None) -> Frame | None:
         """The oldest waiting frame, or None after `timeout` seconds / once closed."""

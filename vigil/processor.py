@@ -1,80 +1,139 @@
-"""`CameraProcessor`: the long-lived loop of one camera. Takes frames from its reader at the
-camera's detect rate, runs the `CameraPipeline`, and raises `camera_offline` when frames stop."""
+"""`CameraProcessor`: the state of one camera in the detection loop: its reader, pipeline, motion
+gate, detection timetable (per model), measured rates and lag, and the `camera_offline` event.
+
+It has no thread of its own: the `DetectionScheduler` (vigil/scheduler.py) serves every camera from
+one loop, so detection can be batched across cameras."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
+from collections import deque
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
 
-from vigil.config import Camera
+from vigil.config import Camera, FIRE_MIN_HZ
+from vigil.streams.frames import Frame
 from vigil.streams.reader import CameraReader
 from vigil.vision.annotate import annotate, encode_jpeg
+from vigil.vision.detections import Detections
 from vigil.vision.events import EventRecord, EventSink
+from vigil.vision.motion import MotionGate
 from vigil.vision.pipeline import CameraPipeline
 
 log = logging.getLogger("vigil.processor")
 
 
+class RateMeter:
+    """Events per second over a sliding window of the last `window_s` seconds."""
+
+    def __init__(self, window_s: float = 10.0):
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+    def hz(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+        if len(self._times) < 2:
+            return 0.0
+        span = max(now - self._times[0], self._times[-1] - self._times[0])
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+
+def _advance(due: float, t: float, interval: float) -> float:
+    """Next due time: one interval on (keeps the average rate exact on a coarse frame grid), but no
+    burst of catch-up runs after a gap or an overload."""
+    nxt = due + interval
+    return nxt if nxt > t else t + interval * 0.5
+
+
 class CameraProcessor:
-    def __init__(self, camera: Camera, reader: CameraReader, pipeline: CameraPipeline, sink: EventSink, tz: ZoneInfo):
+    def __init__(self, camera: Camera, reader: CameraReader, pipeline: CameraPipeline, sink: EventSink, tz: ZoneInfo,
+                 still_recheck_s: float = 2.0):
         self.camera, self.reader, self.pipeline, self.sink, self.tz = camera, reader, pipeline, sink, tz
         self.offline_event: EventRecord | None = None
-        self.detect_hz = 0.0
-        self.lag_s = 0.0  # decode -> rules done, for the last detection frame
+        self.motion = MotionGate()
+        self.still_recheck_s = still_recheck_s
+        self.objects_interval = 1.0 / camera.detect_fps
+        self.fire_interval = 1.0 / max(camera.detect_fps, FIRE_MIN_HZ) if pipeline.needs_fire else None
+        self.rules_interval = 1.0 / camera.effective_detect_fps
+        self.next_objects = self.next_fire = self.next_rules = -np.inf
+        self.remembered: Detections | None = None  # last object detections, reused while the scene is still
+        self.moving = True
+        self.objects_rate, self.fire_rate, self.rules_rate = RateMeter(), RateMeter(), RateMeter()
+        self.lag_s = 0.0  # capture -> rules done, for the last evaluated frame
+        self.lags: deque[float] = deque(maxlen=4096)
+        self.objects_count = self.fire_count = 0  # model runs on this camera's frames
+        self.skipped_frames = 0  # frames handed on but not needed (between due times)
         self.last_error: str | None = None
-        self._last_detect_pts: float | None = None
-        self._last_detect_mono: float | None = None
+        self._last_t: float | None = None
         self._started_mono = time.monotonic()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
+    # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> "CameraProcessor":
         self.reader.start()
-        self._thread = threading.Thread(target=self._run, name=f"processor-{self.camera.id}", daemon=True)
-        self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
         self.reader.stop()
-        if self._thread:
-            self._thread.join(5)
 
     def _now(self) -> datetime:
         return datetime.now(self.tz)
 
-    def _run(self) -> None:
-        interval = 1.0 / self.camera.effective_detect_fps
-        while not self._stop.is_set():
-            frame = self.reader.frames.get(timeout=0.5)
-            self._check_offline()
-            if frame is None:
-                continue
-            if self._last_detect_pts is not None and frame.pts_s - self._last_detect_pts < interval * 0.95:
-                continue
-            if self._last_detect_pts is not None and frame.pts_s < self._last_detect_pts:
-                self._last_detect_pts = None  # stream clock restarted
-            self._last_detect_pts = frame.pts_s
-            now = time.monotonic()
-            if self._last_detect_mono is not None:
-                inst = 1.0 / max(now - self._last_detect_mono, 1e-3)
-                self.detect_hz = inst if self.detect_hz == 0 else 0.8 * self.detect_hz + 0.2 * inst
-            self._last_detect_mono = now
-            try:
-                self.pipeline.process(frame.image, frame.pts_s, datetime.fromtimestamp(frame.wall, self.tz))
-                self.last_error = None
-                self.lag_s = max(0.0, time.time() - frame.wall)
-            except Exception as exc:  # one bad frame or a model hiccup must not kill the camera
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("camera %s: pipeline failed on a frame", self.camera.id)
+    # -- scheduling --------------------------------------------------------------------------
+    def plan(self, frame: Frame) -> tuple[bool, bool, bool]:
+        """(run the object model, run the fire model, evaluate rules) for this frame."""
+        t = frame.pts_s
+        if self._last_t is not None and t < self._last_t:  # stream clock restarted
+            self.next_objects = self.next_fire = self.next_rules = -np.inf
+        self._last_t = t
+        self.moving = self.motion.update(frame.image, t)
+        obj_iv = self.objects_interval if self.moving else max(self.still_recheck_s, self.objects_interval)
+        objects = self.pipeline.needs_objects and t >= self.next_objects
+        fire = self.fire_interval is not None and t >= self.next_fire
+        rules = objects or fire or t >= self.next_rules
+        if objects:
+            self.next_objects = _advance(self.next_objects, t, obj_iv) if np.isfinite(self.next_objects) else t + obj_iv
+        if fire:
+            iv = self.fire_interval if self.moving else max(self.still_recheck_s, self.fire_interval)
+            self.next_fire = _advance(self.next_fire, t, iv) if np.isfinite(self.next_fire) else t + iv
+        if rules:
+            self.next_rules = _advance(self.next_rules, t, self.rules_interval) if np.isfinite(self.next_rules) else t + self.rules_interval
+        else:
+            self.skipped_frames += 1
+        return objects, fire, rules
+
+    def evaluate(self, frame: Frame, objects: Detections | None, fire: Detections | None) -> None:
+        """Run the rules on a planned frame (objects None: reuse the remembered detections)."""
+        now = time.monotonic()
+        if objects is not None:
+            self.remembered = objects
+            self.objects_rate.tick(now)
+            self.objects_count += 1
+        if fire is not None:
+            self.fire_rate.tick(now)
+            self.fire_count += 1
+        self.rules_rate.tick(now)
+        try:
+            self.pipeline.process(frame.image, frame.pts_s, datetime.fromtimestamp(frame.wall, self.tz),
+                                  precomputed=True, objects=self.remembered, fire=fire)
+            self.last_error = None
+        except Exception as exc:  # one bad frame must not kill the camera
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("camera %s: pipeline failed on a frame", self.camera.id)
+        self.lag_s = max(0.0, time.time() - frame.captured)
+        self.lags.append(self.lag_s)
 
     # -- camera_offline ----------------------------------------------------------------------
-    def _check_offline(self) -> None:
+    def check_offline(self) -> None:
         since = self.reader.health.seconds_since_frame()
         if since is None:
             since = time.monotonic() - self._started_mono
@@ -108,9 +167,14 @@ class CameraProcessor:
 
     def status(self) -> dict:
         h = self.reader.health.snapshot()
-        h["detect_hz"] = round(self.detect_hz, 2)
+        now = time.monotonic()
+        h["detect_hz"] = round(self.objects_rate.hz(now) if self.pipeline.needs_objects else self.fire_rate.hz(now), 2)
+        h["fire_hz"] = round(self.fire_rate.hz(now), 2) if self.fire_interval else None
+        h["rules_hz"] = round(self.rules_rate.hz(now), 2)
+        h["moving"] = self.moving
         h["lag_s"] = round(self.lag_s, 3)
-        h["dropped_frames"] = self.reader.frames.dropped
+        h["dropped_frames"] = self.reader.frames.dropped + self.reader.torn_frames
+        h["skipped_frames"] = self.skipped_frames
         h["queue_depth"] = len(self.reader.frames)
         h["detections"] = self.pipeline.frames_processed
         h["offline_event_id"] = self.offline_event.id if self.offline_event else None

@@ -48,10 +48,17 @@ class CameraPipeline:
         self.last_detections = None
 
     # -- per frame -------------------------------------------------------------------------
-    def process(self, image: np.ndarray, t: float, wall: datetime) -> list[EventRecord]:
-        """Run detection and every rule on one sampled frame; returns events started or ended."""
-        dets = self.detector.detect(image) if self.needs_objects else Detections.empty(getattr(self.detector, "names", None))
-        fire = self.fire_detector.detect(image) if self.needs_fire else None
+    def process(self, image: np.ndarray, t: float, wall: datetime, *, precomputed: bool = False,
+                objects: Detections | None = None, fire: Detections | None = None) -> list[EventRecord]:
+        """Run every rule on one sampled frame; returns events started or ended.
+
+        By default the detectors run here. A scheduler that batches detection across cameras passes
+        `precomputed=True` with `objects` (fresh or remembered from the last run on a still scene) and
+        `fire` (None when the fire model did not run on this frame: fire rules then skip the frame)."""
+        if not precomputed:
+            objects = self.detector.detect(image) if self.needs_objects else None
+            fire = self.fire_detector.detect(image) if self.needs_fire else None
+        dets = objects if objects is not None else Detections.empty(getattr(self.detector, "names", None))
         ctx = FrameContext(self.camera.id, self.camera.site_kind, image, t, wall, dets, fire, self.background)
         if self.background is not None:
             self.background.update(image, t, ctx.persons)
@@ -67,6 +74,8 @@ class CameraPipeline:
                     changed.append(self._end(m, t, wall, reason="disarmed by schedule"))
                 m.timer.reset()
                 continue
+            if m.rule.type == "fire_smoke" and fire is None:
+                continue  # the fire model did not run on this frame: nothing new to judge
             obs = m.rule.observe(ctx)
             change = m.timer.update(t, obs.active)
             if change == "start":

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 SiteKind = Literal["gate", "control_room", "corridor", "exit", "stairwell", "lobby", "other"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -227,9 +227,33 @@ class DetectorConfig(Strict):
     fire_imgsz: int | None = F(None, title="Fire model input size", description="Input size for the fire/smoke model; default: the size the catalogue entry was trained at, else 320.", ge=64, le=1920)
 
 
+class ClipsConfig(Strict):
+    enabled: bool = F(True, title="Clips enabled", description="Record an MP4 evidence clip per event, cut from the camera's own encoded stream (no re-encoding).")
+    pre_s: float = F(5.0, title="Seconds before", description="Clip starts this long before the event (at the key frame at or before that moment).", ge=0, le=300)
+    post_s: float = F(10.0, title="Seconds after", description="Clip ends this long after the event started.", gt=0, le=600)
+    ring_s: float = F(20.0, title="Ring seconds", description="Seconds of encoded video each camera keeps in memory for clips; must be >= pre_s.", gt=0, le=600, validate_default=True)
+
+    @field_validator("ring_s")
+    @classmethod
+    def _ring_covers_pre(cls, v: float, info: ValidationInfo) -> float:
+        pre = info.data.get("pre_s")
+        if pre is not None and v < pre:
+            raise ValueError(f"must be >= pre_s ({pre:g}), got {v:g}: the ring could not hold the seconds before an event")
+        return v
+
+
+class RetentionConfig(Strict):
+    max_age_days: float = F(30.0, title="Maximum age (days)", description="Snapshots and clips older than this are deleted.", gt=0)
+    min_free_mb: float = F(1024.0, title="Minimum free space (MB)", description="While the media disk has less free space than this, the oldest media files are deleted.", ge=0)
+    max_media_mb: float | None = F(None, title="Maximum media size (MB)", description="While media (snapshots + clips) take more than this, the oldest files are deleted; null: no limit.", gt=0)
+    check_interval_s: float = F(300.0, title="Check interval (s)", description="How often retention runs.", ge=1)
+
+
 class StorageConfig(Strict):
     database_url: str | None = F(None, title="Database URL", description="SQLAlchemy URL; default: sqlite file under data_dir. postgresql+psycopg://... for PostgreSQL.")
-    data_dir: str = F(".vigil-data", title="Data directory", description="Where the SQLite file and media (snapshots) are written.")
+    data_dir: str = F(".vigil-data", title="Data directory", description="Where the SQLite file and media (snapshots, clips) are written.")
+    clips: ClipsConfig = F(default_factory=ClipsConfig, title="Evidence clips", description="MP4 clip per event from a ring buffer of the camera's packets.")
+    retention: RetentionConfig = F(default_factory=RetentionConfig, title="Media retention", description="Deletes old media by age, free disk space and total size.")
 
 
 class ServerConfig(Strict):

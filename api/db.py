@@ -45,6 +45,8 @@ class EventRow(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     snapshot_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    clip_path: Mapped[str | None] = mapped_column(String(255), nullable=True)  # relative to the media dir
+    clip_status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)  # recording | ready | failed | pruned
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     reviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -30,6 +30,10 @@ class EventOut(BaseModel):
     params: dict[str, Any]
     detail: dict[str, Any]
     snapshot_url: str | None
+    clip_url: str | None = Field(description="MP4 evidence clip (HTTP Range supported); set once the clip is ready.")
+    clip_status: Literal["recording", "ready", "failed", "pruned"] | None = Field(
+        description="recording: still being written; ready; failed (detail.clip_error says why); pruned: deleted by "
+                    "media retention; null: no clip was requested (clips disabled, or the camera kept none).")
     reviewed_at: datetime | None
     reviewer: str | None
     review_note: str | None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import math
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -29,6 +30,8 @@ def event_out(row: EventRow, rt: Runtime) -> dict:
         "started_at": as_utc(row.started_at), "ended_at": as_utc(row.ended_at), "peak_confidence": row.peak_confidence,
         "params": row.params or {}, "detail": row.detail or {},
         "snapshot_url": f"/api/events/{row.id}/snapshot.jpg" if row.snapshot_path else None,
+        "clip_url": f"/api/events/{row.id}/clip.mp4" if row.clip_status == "ready" and row.clip_path else None,
+        "clip_status": row.clip_status,
         "reviewed_at": as_utc(row.reviewed_at), "reviewer": row.reviewer, "review_note": row.review_note,
     }
 
@@ -83,6 +86,34 @@ def event_snapshot(event_id: int, s: Session = Depends(get_session), rt: Runtime
     if path is None:
         raise HTTPException(404, f"event {event_id} has no snapshot")
     return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get("/api/events/{event_id}/clip.mp4", response_class=FileResponse, responses={
+    200: {"content": {"video/mp4": {}}, "description": "The MP4 clip; a Range request is answered 206 (seeking)."},
+    404: {"description": "No such event, no clip for it, clip failed or pruned by retention (detail says which)"},
+    409: {"description": "Clip still recording; detail and Retry-After say when it should be ready"}})
+def event_clip(event_id: int, s: Session = Depends(get_session), rt: Runtime = Depends(get_runtime)):
+    """The event's evidence clip (from `pre_s` before the event to `post_s` after it), as recorded
+    from the camera's own stream. Starlette's FileResponse answers Range requests (206, 416)."""
+    row = _get(s, event_id)
+    status = row.clip_status
+    if status == "recording":
+        ready = as_utc(row.started_at) + timedelta(seconds=rt.cfg.storage.clips.post_s)
+        wait = (ready - datetime.now(timezone.utc)).total_seconds()
+        when = ready.astimezone(rt.tz).isoformat(timespec="seconds") + ("" if wait > 0 else " (any moment now)")
+        raise HTTPException(409, f"clip still recording, ready about {when}",
+                            headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    if status == "pruned":
+        raise HTTPException(404, f"the clip of event {event_id} was pruned by media retention (age or disk space)")
+    if status == "failed":
+        why = (row.detail or {}).get("clip_error") or "unknown error"
+        raise HTTPException(404, f"the clip of event {event_id} could not be recorded: {why}")
+    if status is None:
+        raise HTTPException(404, f"no clip for event {event_id} (clips disabled, or the camera kept no video for it)")
+    path = rt.store.clip_file(row)
+    if path is None:
+        raise HTTPException(404, f"the clip file of event {event_id} is missing from the media folder")
+    return FileResponse(path, media_type="video/mp4", filename=f"event-{event_id}.mp4", content_disposition_type="inline")
 
 
 @router.post("/api/events/{event_id}/review", response_model=EventOut,

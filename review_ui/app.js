@@ -6,6 +6,7 @@ const I18N = {
     all: "全部", events: "事件", no_events: "暂无事件", confirm: "确认隐患", dismiss: "误报", camera: "摄像机",
     zone: "区域", time: "时间", confidence: "置信度", open: "持续中", closed: "已结束", note_prompt: "备注（可选）",
     total: (n) => `共 ${n} 条`, reviewed_as: "审核结果", lang_other: "English", load_error: "加载失败：",
+    clip: "▶ 录像", clip_status: { recording: "录像中…", failed: "录像失败", pruned: "录像已过期清理" },
     rules: { blocked_exit: "安全出口/通道堵塞", unattended_room: "消防控制室脱岗", ebike_indoor: "电动车违规入室",
              fire_smoke: "烟火", camera_offline: "摄像机离线" },
     status: { online: "在线", offline: "离线", connecting: "连接中", stalled: "卡顿", stopped: "已停止", disabled: "已停用" },
@@ -16,6 +17,7 @@ const I18N = {
     dismiss: "False alarm", camera: "Camera", zone: "Zone", time: "Time", confidence: "Confidence", open: "ongoing",
     closed: "ended", note_prompt: "Note (optional)", total: (n) => `${n} total`, reviewed_as: "Verdict",
     lang_other: "中文", load_error: "Load failed: ",
+    clip: "▶ Clip", clip_status: { recording: "recording clip…", failed: "clip failed", pruned: "clip pruned (retention)" },
     rules: { blocked_exit: "Blocked exit / passage", unattended_room: "Control room unattended", ebike_indoor: "E-bike indoors",
              fire_smoke: "Fire / smoke", camera_offline: "Camera offline" },
     status: { online: "online", offline: "offline", connecting: "connecting", stalled: "stalled", stopped: "stopped", disabled: "disabled" },
@@ -56,6 +58,20 @@ async function api(path, opts) {
   return r.json();
 }
 
+// Replaces the card's picture by the evidence clip; refreshes are held while a clip is open.
+function playClip(ev, card) {
+  const video = el("video", { src: ev.clip_url, controls: "", autoplay: "", muted: "", playsinline: "", class: "clip" });
+  card.querySelector("img, .noimg").replaceWith(video);
+}
+
+function clipControl(ev) {
+  if (ev.clip_url) {
+    return el("button", { class: "play", "data-action": "clip",
+      onclick: (e) => { playClip(ev, e.target.closest("li")); e.target.remove(); } }, t("clip"));
+  }
+  return ev.clip_status ? el("span", { class: "muted clipstate" }, t("clip_status")[ev.clip_status] || ev.clip_status) : "";
+}
+
 function eventCard(ev) {
   const actions = ev.review_status === "pending"
     ? el("div", { class: "actions" },
@@ -72,11 +88,12 @@ function eventCard(ev) {
         ev.zone ? `${t("zone")}: ${ev.zone}` : "", ev.zone ? el("br") : "",
         `${t("time")}: ${fmtTime(ev.started_at)}${ev.ended_at ? " – " + fmtTime(ev.ended_at) : ""}`, el("br"),
         `${t("confidence")}: ${(ev.peak_confidence * 100).toFixed(0)}%`, el("br"),
-        ev.institution_name || "")),
+        ev.institution_name || "", ...(ev.clip_url || ev.clip_status ? [el("br"), clipControl(ev)] : []))),
     actions);
 }
 
-async function loadEvents() {
+async function loadEvents(force = false) {
+  if (!force && document.querySelector("video.clip")) return;  // do not cut a clip being watched
   const status = $("#status").value;
   const q = new URLSearchParams({ limit: "60" });
   if (status) q.set("status", status);
@@ -112,15 +129,15 @@ async function review(id, verdict) {
     $("#error").textContent = e.message;
     $("#error").hidden = false;
   }
-  await loadEvents();
+  await loadEvents(true);
 }
 
 $("#lang").addEventListener("click", () => {
   lang = lang === "zh-CN" ? "en" : "zh-CN";
   localStorage.setItem("vigil.lang", lang);
-  applyLang(); loadEvents(); loadCameras();
+  applyLang(); loadEvents(true); loadCameras();
 });
-$("#status").addEventListener("change", loadEvents);
+$("#status").addEventListener("change", () => loadEvents(true));
 applyLang();
 loadEvents();
 loadCameras();

@@ -3,6 +3,7 @@ events in the database -> API. A killed server raises camera_offline, which ends
 the password shows up in no API response and no log line."""
 from __future__ import annotations
 
+import io
 import logging
 import time
 
@@ -129,6 +130,21 @@ def test_rtsp_camera_to_reviewed_event(tmp_path):
             pending = client.get("/api/events", params={"status": "pending"}).json()["items"]
             assert ev["id"] not in [e["id"] for e in pending]
             assert client.post(f"/api/events/{ev['id']}/review", json={"verdict": "false_alarm"}).status_code == 409
+
+            # the evidence clip: cut by the camera's decoder from its packet ring (pre 5 s, post 10 s)
+            def clip_status():
+                return client.get(f"/api/events/{ev['id']}").json()["clip_status"]
+
+            assert clip_status() in ("recording", "ready")
+            assert wait_until(lambda: clip_status() == "ready", 20), client.get(f"/api/events/{ev['id']}").json()
+            clip = client.get(f"/api/events/{ev['id']}/clip.mp4")
+            assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4"
+            import av
+            with av.open(io.BytesIO(clip.content)) as mp4:
+                vs = mp4.streams.video[0]
+                frames = sum(1 for _ in mp4.decode(vs))
+                seconds = frames / 10  # the sample clips run at 10 fps
+                assert vs.codec_context.name == "h264" and 14 <= seconds <= 17, frames  # 5 s before + 10 s after, key frame aligned
         finally:
             rt.stop()
     finally:

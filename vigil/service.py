@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from vigil.api.db import default_sqlite_url, make_engine, make_sessionmaker
 from vigil.api.migrate import upgrade
+from vigil.api.retention import MediaMaintainer
 from vigil.api.store import EventStore
 from vigil.config import VigilConfig, redact_url
 from vigil.models.catalogue import resolve_fire_model, resolve_model
@@ -15,7 +16,8 @@ from vigil.processor import CameraProcessor
 from vigil.scheduler import DetectionScheduler
 from vigil.streams.reader import CameraReader, ReaderSettings
 from vigil.vision.detector import load_detector
-from vigil.vision.events import EventSink
+from vigil.evidence import EvidenceSink
+from vigil.vision.events import EventSink, FanoutSink
 from vigil.vision.pipeline import CameraPipeline
 
 log = logging.getLogger("vigil.service")
@@ -36,6 +38,7 @@ class Runtime:
         closed = self.store.close_stale_open_events()
         if closed:
             log.info("closed %d event(s) left open by a previous run", closed)
+        self.maintainer = MediaMaintainer(self.store, cfg.storage.retention)
         self.institutions = {i.id: i for i in cfg.institutions}
         self.processors: dict[str, CameraProcessor] = {}
         self.reader_settings = reader_settings or ReaderSettings()
@@ -50,12 +53,16 @@ class Runtime:
             self.start()
 
     def _sink(self) -> EventSink:
-        if self.extra_sink is None:
-            return self.store
-        from vigil.vision.events import FanoutSink
-        return FanoutSink(self.store, self.extra_sink)
+        """The store first (it assigns event ids), then clip requests, then any extra sink."""
+        readers = {cid: p.reader for cid, p in self.processors.items()}
+        self._readers = readers  # filled as cameras are created
+        sinks = [self.store, EvidenceSink(self.store, readers, self.cfg.storage.clips)]
+        if self.extra_sink is not None:
+            sinks.append(self.extra_sink)
+        return FanoutSink(*sinks)
 
     def start(self) -> None:
+        self.maintainer.start()
         cams = [c for c in self.cfg.cameras if c.enabled]
         if not cams:
             return
@@ -67,8 +74,9 @@ class Runtime:
         wake = threading.Event()
         for cam in cams:
             pipeline = CameraPipeline(cam, self.detector, sink, self.fire_detector, self.fire_reason)
-            reader = CameraReader(cam.id, cam.url, self._reader_settings(cam))
+            reader = CameraReader(cam.id, cam.url, self._reader_settings(cam), on_clip=self.store.clip_finished)
             reader.frames.notify = wake
+            self._readers[cam.id] = reader
             self.processors[cam.id] = CameraProcessor(cam, reader, pipeline, sink, self.tz, det.still_recheck_s).start()
             log.info("camera %s (%s) started: %s", cam.id, cam.site_kind, redact_url(cam.url))
         self.scheduler = DetectionScheduler(list(self.processors.values()), self.detector, self.fire_detector,
@@ -78,10 +86,13 @@ class Runtime:
         """Hand frames on at twice the camera's fastest rule rate (at least 4 per second): fine enough for
         the motion gate and for exact 1 Hz / 2 Hz timetables, far below the stream's own rate."""
         publish = max(4.0, 2 * cam.effective_detect_fps)
+        clips = self.cfg.storage.clips
         return ReaderSettings(**{**self.reader_settings.__dict__, "loop_files": cam.loop, "publish_fps": publish,
-                                 "keyframes_only": cam.keyframes_only})
+                                 "keyframes_only": cam.keyframes_only,
+                                 "clip_ring_s": clips.ring_s if clips.enabled else None})
 
     def stop(self) -> None:
+        self.maintainer.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None

@@ -167,6 +167,7 @@ class Camera(Strict):
     detect_fps: float = F(1.0, title="Detect rate", description="Frames per second sent to the detector; a camera with a fire_smoke rule runs at least 2 (flame and smoke must be confirmed within 3 s).", gt=0, le=30)
     enabled: bool = F(True, title="Enabled", description="Disabled cameras are not pulled.")
     offline_after_s: float = F(60.0, title="Offline after seconds", description="Raise camera_offline after this long without frames.", gt=0)
+    keyframes_only: bool = F(False, title="Key frames only", description="Decode key frames alone (skips the rest of each GOP): for low-rate cameras whose key-frame interval is at most 1/detect_fps seconds; cuts decoding cost by the GOP length.")
     loop: bool = F(True, title="Loop file", description="For file sources: start again at the end (demo cameras).")
     zones: list[Zone] = F(default_factory=list, title="Zones", description="Zones with their rules.")
 
@@ -224,6 +225,9 @@ class DetectorConfig(Strict):
     imgsz: int = F(640, title="Input size", description="Detector input size in pixels.", ge=64, le=1920)
     confidence: float = F(0.25, title="Detector confidence", description="Lowest score the detector reports; rules apply their own thresholds.", gt=0, le=1)
     fire_model: str | None = F("auto", title="Fire/smoke model", description="Catalogue name or path of a fire/smoke model; 'auto' takes the catalogue's default fire model (the one vigil trains and ships); null switches fire_smoke rules off (they then report themselves disabled).")
+    threads: int | None = F(None, title="Inference threads", description="CPU threads for ONNX Runtime inference; default: all cores.", ge=1, le=256)
+    max_batch: int = F(8, title="Maximum batch", description="Frames from different cameras run through a model in one call, at most this many.", ge=1, le=64)
+    still_recheck_s: float = F(2.0, title="Still-scene re-check seconds", description="While a camera's picture does not move, its models run only this often (the rules keep their rate with the remembered detections).", gt=0, le=60)
     fire_imgsz: int | None = F(None, title="Fire model input size", description="Input size for the fire/smoke model; default: the size the catalogue entry was trained at, else 320.", ge=64, le=1920)
 
 

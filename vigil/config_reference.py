@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from vigil.config import (BlockedExitRule, Camera, DetectorConfig, EbikeIndoorRule, FireSmokeRule, Institution, Schedule,
+from vigil.config import (BlockedExitRule, Camera, ClipsConfig, DetectorConfig, RetentionConfig, EbikeIndoorRule, FireSmokeRule, Institution, Schedule,
                           ScheduleWindow, ServerConfig, StorageConfig, UnattendedRoomRule, VigilConfig, Zone)
 
 SECTIONS = [("top level", VigilConfig), ("institutions[]", Institution), ("cameras[]", Camera), ("cameras[].zones[]", Zone),
             ("rule: blocked_exit", BlockedExitRule), ("rule: unattended_room", UnattendedRoomRule),
             ("rule: ebike_indoor", EbikeIndoorRule), ("rule: fire_smoke", FireSmokeRule), ("schedule", Schedule),
-            ("schedule.windows[]", ScheduleWindow), ("detector", DetectorConfig), ("storage", StorageConfig), ("server", ServerConfig)]
+            ("schedule.windows[]", ScheduleWindow), ("detector", DetectorConfig), ("storage", StorageConfig),
+            ("storage.clips", ClipsConfig), ("storage.retention", RetentionConfig), ("server", ServerConfig)]
 
 
 def default_of(f) -> str:

@@ -276,6 +276,36 @@ def models_export(
     typer.echo(json.dumps(report, ensure_ascii=False))
 
 
+bench_app = typer.Typer(help="Benchmarks (last stdout line: JSON)", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("detector")
+def bench_detector(
+    model: str = typer.Option(..., "--model", help="Catalogue name or path of an .onnx file"),
+    imgsz: Optional[int] = typer.Option(None, "--imgsz", min=32, help="Input size for models without a fixed one"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="ONNX Runtime intra-op threads (default: CPU count)"),
+    batch: int = typer.Option(8, "--batch", min=1, help="Batch size for the throughput comparison"),
+    n: int = typer.Option(50, "--n", min=1, help="Frames timed"),
+    ultralytics: bool = typer.Option(True, "--ultralytics/--no-ultralytics", help="Also time ultralytics YOLO.predict"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """OnnxDetector vs raw session.run vs ultralytics on real street frames. Last line: JSON."""
+    from vigil.models.catalogue import ModelNotFound, resolve_model
+    from vigil.vision.bench_detector import bench_detector as run_bench, human_lines
+
+    try:
+        path = resolve_model(model)
+        result = run_bench(path, imgsz=imgsz, threads=threads, batch=batch, n=n, ultralytics=ultralytics)
+    except (ModelNotFound, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    if not as_json:
+        for line in human_lines(result):
+            typer.echo(line)
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
 def main() -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / ".yolo"))
     app()

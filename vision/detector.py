@@ -1,5 +1,6 @@
 """Detectors behind one interface. `UltralyticsDetector` loads any ultralytics format
-(.pt, .onnx, .tflite, OpenVINO folder) and returns `Detections`."""
+(.pt, .onnx, .tflite, OpenVINO folder) and returns `Detections`; `load_detector` hands `.onnx` files to
+`OnnxDetector` (vision/onnx_detector.py: ONNX Runtime without ultralytics' per-call overhead)."""
 from __future__ import annotations
 
 import contextlib
@@ -56,14 +57,21 @@ class UltralyticsDetector:
         return Detections.from_ultralytics(result)
 
 
-_cache: dict[tuple, UltralyticsDetector] = {}
+_cache: dict[tuple, Detector] = {}
 _cache_lock = threading.Lock()
 
 
-def load_detector(model_path: str | Path, imgsz: int = 640, confidence: float = 0.25) -> UltralyticsDetector:
-    """One detector instance per (file, size, confidence) in this process."""
-    key = (str(Path(model_path).resolve()), imgsz, confidence)
+def load_detector(model_path: str | Path, imgsz: int = 640, confidence: float = 0.25,
+                  threads: int | None = None) -> Detector:
+    """One detector instance per (file, size, confidence, threads) in this process: `OnnxDetector` (ONNX
+    Runtime directly, `threads` intra-op threads, default the CPU count) for `.onnx` files, else
+    `UltralyticsDetector` (`threads` does not apply there)."""
+    key = (str(Path(model_path).resolve()), imgsz, confidence, threads)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = UltralyticsDetector(model_path, imgsz, confidence)
+            if Path(model_path).suffix.lower() == ".onnx":
+                from vigil.vision.onnx_detector import OnnxDetector
+                _cache[key] = OnnxDetector(model_path, imgsz, confidence, threads=threads)
+            else:
+                _cache[key] = UltralyticsDetector(model_path, imgsz, confidence)
         return _cache[key]

@@ -4,10 +4,11 @@ PY ?= python3.11
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+COCO_ONNX := .vigil-data/models/yolov5n_coco_320.onnx
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export YOLO_OFFLINE := 1
 
-.PHONY: demo test test-all setup system venv samples clean
+.PHONY: demo test test-all setup system venv samples models clean
 
 system:
 	@bash scripts/setup_system.sh
@@ -23,13 +24,18 @@ setup: system venv
 samples: setup
 	@$(VPY) sample_videos/make_samples.py
 
-demo: setup
+# the COCO YOLOv5n ONNX generated from ../shared (never committed); skipped when present
+models: setup
+	@if [ -f $(COCO_ONNX) ]; then echo "$(COCO_ONNX): present"; \
+	else $(VPY) -m vigil.cli models build-coco --imgsz 320 --out $(COCO_ONNX); fi
+
+demo: setup models
 	@$(VPY) -m vigil.cli demo
 
-test: setup
+test: setup models
 	@bash scripts/run_tests.sh
 
-test-all: setup
+test-all: setup models
 	@bash scripts/run_tests.sh -m "slow or not slow"
 
 clean:

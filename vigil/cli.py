@@ -175,6 +175,25 @@ def models_convert_yolov5(
     typer.echo(f"wrote {report['out']} (sha256 {report['out_sha256']})")
 
 
+@models_app.command("build-coco")
+def models_build_coco(
+    imgsz: int = typer.Option(320, "--imgsz", min=32, help="Input size (multiple of 32)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default .vigil-data/models/yolov5n_coco_<imgsz>.onnx)"),
+    source: Optional[Path] = typer.Option(None, "--source", help="Original-format yolov5n checkpoint (default: the shared COCO one)"),
+) -> None:
+    """Generate the full COCO YOLOv5n (original anchor head) as ONNX from the original-format checkpoint."""
+    from vigil.models.yolov5_coco import export_onnx, summary
+
+    target = out or ROOT / ".vigil-data" / "models" / f"yolov5n_coco_{imgsz}.onnx"
+    try:
+        report = export_onnx(target, imgsz=imgsz, source=source)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(summary(report))
+    typer.echo(f"wrote {report['out']} (sha256 {report['sha256']}; source sha256 {report['source_sha256']})")
+
+
 @models_app.command("train")
 def models_train(
     task: str = typer.Argument(..., help="What to train: fire-smoke"),

@@ -325,6 +325,32 @@ def bench_detector(
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+@bench_app.command("streams")
+def bench_streams_cmd(
+    cameras: int = typer.Option(24, "--cameras", min=1, max=256, help="RTSP cameras to start"),
+    seconds: float = typer.Option(60, "--seconds", min=5, help="Measuring window (after the warm-up)"),
+    size: str = typer.Option("640x360", "--size", help="Frame size WxH (sub-stream 640x360; main stream e.g. 1280x720)"),
+    fps: float = typer.Option(10, "--fps", min=1, max=60, help="Camera frame rate"),
+    baseline: bool = typer.Option(False, "--baseline", help="Also run the naive ultralytics baseline and report baseline_ratio"),
+    warmup: float = typer.Option(15, "--warmup", min=0, help="Seconds before measuring"),
+    model: Optional[str] = typer.Option("yolov5n-coco-320", "--model", help="Object model (catalogue name or path)"),
+    imgsz: int = typer.Option(320, "--imgsz", min=64),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """N cameras on the local RTSP server, every rule active; last line: JSON (cameras, detect_hz_min,
+    lag_p50_s, lag_p99_s, dropped_frames, cpu_percent, rss_mb[, baseline_ratio])."""
+    from vigil.bench import bench_streams
+
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        typer.echo(f"error: --size must look like 640x360, not {size!r}", err=True)
+        raise typer.Exit(2)
+    log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
+    result = bench_streams(cameras, seconds, (w, h), fps, baseline, warmup, model, imgsz, log=log)
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
 def main() -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / ".yolo"))
     app()

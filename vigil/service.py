@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -67,9 +68,10 @@ class Runtime:
         if not cams:
             return
         det = self.cfg.detector
-        self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence)
+        threads = det.threads or max(1, (os.cpu_count() or 2) // 2)  # the other half decodes and runs rules
+        self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence, threads)
         if self.fire_path is not None and any(c.has_fire_rule for c in cams):
-            self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence)
+            self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence, threads)
         sink = self._sink()
         wake = threading.Event()
         for cam in cams:

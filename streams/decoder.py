@@ -108,6 +108,9 @@ class _Decoder:
         self.decoded = 0
         self.fps = 0.0
         self.last_mono: float | None = None
+        self._last_pkt_pts = None
+        self._win_start: float | None = None
+        self._win_frames = 0
         self.next_publish = -math.inf
         self.recorder = None
         self.ring = None
@@ -144,15 +147,26 @@ class _Decoder:
                 self.send("clip", res.__dict__ if hasattr(res, "__dict__") else dict(res))
 
     # -- frames --------------------------------------------------------------------------------
-    def on_decoded(self, frame, pts_s: float, capture_wall: float) -> None:
+    def on_packet(self, pts) -> None:
+        """Stream rate and liveness count frames (packets with a new timestamp: RTSP may split a frame
+        into several packets), decoded or not (key-frame-only cameras)."""
+        if pts == self._last_pkt_pts:
+            return
+        self._last_pkt_pts = pts
         now = time.monotonic()
-        if self.last_mono is not None and now > self.last_mono:
-            inst = 1.0 / (now - self.last_mono)
-            self.fps = inst if self.fps == 0 else 0.9 * self.fps + 0.1 * inst
         self.last_mono = now
+        if self._win_start is None:
+            self._win_start, self._win_frames = now, 0
+        self._win_frames += 1
+        if now - self._win_start >= 2.0:  # frames per second over ~2 s windows (bursts average out)
+            self.fps = (self._win_frames - 1) / (now - self._win_start) if self._win_frames > 1 else 0.0
+            self._win_start, self._win_frames = now, 1
+            self.stats[2] = self.fps
+
+    def on_decoded(self, frame, pts_s: float, capture_wall: float) -> None:
         self.decoded += 1
         st = self.stats
-        st[0], st[1], st[2], st[3] = now, time.time(), self.fps, self.decoded
+        st[0], st[1], st[2], st[3] = time.monotonic(), time.time(), self.fps, self.decoded
         st[4], st[5] = frame.width, frame.height
         spec = self.spec
         if spec.publish_fps and pts_s < self.next_publish - 1e-3:
@@ -205,6 +219,7 @@ class _Decoder:
                 self.poll_commands(time.monotonic())
                 if packet.dts is None and packet.pts is None:
                     continue  # demuxer flush packet
+                self.on_packet(packet.pts)
                 if self.ring is not None:
                     self.ring.add(packet, wall)
                     self.recorder.on_packet(packet, wall)

@@ -225,7 +225,7 @@ class DetectorConfig(Strict):
     imgsz: int = F(640, title="Input size", description="Detector input size in pixels.", ge=64, le=1920)
     confidence: float = F(0.25, title="Detector confidence", description="Lowest score the detector reports; rules apply their own thresholds.", gt=0, le=1)
     fire_model: str | None = F("auto", title="Fire/smoke model", description="Catalogue name or path of a fire/smoke model; 'auto' takes the catalogue's default fire model (the one vigil trains and ships); null switches fire_smoke rules off (they then report themselves disabled).")
-    threads: int | None = F(None, title="Inference threads", description="CPU threads for ONNX Runtime inference; default: half the cores (at least 1), the other half decodes video and runs the rules.", ge=1, le=256)
+    threads: int | None = F(None, title="Inference threads", description="Inference calls run side by side, each single-threaded (ONNX Runtime); default: one per core. On small CPUs this beats one call with many threads, whose threads wait on each other and on the decoders.", ge=1, le=256)
     max_batch: int = F(8, title="Maximum batch", description="Frames from different cameras run through a model in one call, at most this many.", ge=1, le=64)
     still_recheck_s: float = F(2.0, title="Still-scene re-check seconds", description="While a camera's picture does not move, its models run only this often (the rules keep their rate with the remembered detections).", gt=0, le=60)
     fire_imgsz: int | None = F(None, title="Fire model input size", description="Input size for the fire/smoke model; default: the size the catalogue entry was trained at, else 320.", ge=64, le=1920)

@@ -3,7 +3,9 @@
 Each turn it takes the newest frame each camera has handed on, asks the camera's processor what is
 due (object model at the camera's rate, fire model at >= 2 Hz, both slowed to a re-check every
 `still_recheck_s` while the motion gate sees a still scene), runs each model once over a batch of
-frames from many cameras, then evaluates each camera's rules. On a still scene the rules keep their
+frames from many cameras (spread over `workers` single-threaded inference calls that run side by side,
+one per core: on a small CPU that beats one multi-threaded call, whose threads wait on each other), then
+evaluates each camera's rules. On a still scene the rules keep their
 rate with the remembered detections (Frigate keeps stationary objects the same way).
 
 One loop instead of a thread per camera: inference never competes with itself for the two cores,
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from vigil.processor import CameraProcessor
 from vigil.vision.detections import Detections
@@ -30,10 +33,12 @@ def detect_many(detector, images: list) -> list[Detections]:
 
 class DetectionScheduler:
     def __init__(self, processors: list[CameraProcessor], detector, fire_detector=None, *, max_batch: int = 8,
-                 wake: threading.Event | None = None):
+                 workers: int = 1, wake: threading.Event | None = None):
         self.processors = processors
         self.detector, self.fire_detector = detector, fire_detector
         self.max_batch = max_batch
+        self.workers = max(1, workers)  # inference calls run side by side (single-threaded sessions, one per core)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="inference") if self.workers > 1 else None
         self.wake = wake or threading.Event()
         self.turns = 0
         self.busy_s = 0.0  # time spent in detection and rules (the rest is waiting for frames)
@@ -51,6 +56,8 @@ class DetectionScheduler:
         self.wake.set()
         if self._thread:
             self._thread.join(10)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def alive(self) -> bool:
@@ -88,12 +95,25 @@ class DetectionScheduler:
         t0 = time.perf_counter()
         obj_results: dict[int, Detections] = {}
         fire_results: dict[int, Detections] = {}
+        jobs = []  # (detector, indexes, results): spread over the workers, at most max_batch frames each
         for want, detector, results in ((2, self.detector, obj_results), (3, self.fire_detector, fire_results)):
             idx = [i for i, w in enumerate(work) if w[want]]
-            for k in range(0, len(idx), self.max_batch):
-                chunk = idx[k:k + self.max_batch]
-                for i, dets in zip(chunk, detect_many(detector, [work[i][1].image for i in chunk])):
-                    results[i] = dets
+            if not idx:
+                continue
+            size = min(self.max_batch, -(-len(idx) // self.workers))
+            jobs += [(detector, idx[k:k + size], results) for k in range(0, len(idx), size)]
+
+        def run(job):
+            detector, idx, results = job
+            for i, dets in zip(idx, detect_many(detector, [work[i][1].image for i in idx])):
+                results[i] = dets
+
+        if self._pool is None or len(jobs) == 1:
+            for job in jobs:
+                run(job)
+        else:
+            for fut in [self._pool.submit(run, job) for job in jobs]:
+                fut.result()
         for i, (p, frame, _, _) in enumerate(work):
             p.evaluate(frame, obj_results.get(i), fire_results.get(i))
         self.busy_s += time.perf_counter() - t0

@@ -68,10 +68,10 @@ class Runtime:
         if not cams:
             return
         det = self.cfg.detector
-        threads = det.threads or max(1, (os.cpu_count() or 2) // 2)  # the other half decodes and runs rules
-        self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence, threads)
+        workers = det.threads or os.cpu_count() or 1  # parallel single-threaded inference calls
+        self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence, 1)
         if self.fire_path is not None and any(c.has_fire_rule for c in cams):
-            self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence, threads)
+            self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence, 1)
         sink = self._sink()
         wake = threading.Event()
         for cam in cams:
@@ -82,7 +82,7 @@ class Runtime:
             self.processors[cam.id] = CameraProcessor(cam, reader, pipeline, sink, self.tz, det.still_recheck_s).start()
             log.info("camera %s (%s) started: %s", cam.id, cam.site_kind, redact_url(cam.url))
         self.scheduler = DetectionScheduler(list(self.processors.values()), self.detector, self.fire_detector,
-                                            max_batch=det.max_batch, wake=wake).start()
+                                            max_batch=det.max_batch, workers=workers, wake=wake).start()
 
     def _reader_settings(self, cam) -> ReaderSettings:
         """Hand frames on at twice the camera's fastest rule rate (at least 4 per second): fine enough for

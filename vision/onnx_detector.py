@@ -227,23 +227,26 @@ class OnnxDetector:
         """One Detections per image; one session.run for the whole list when the batch axis is dynamic."""
         if not images:
             return []
+        # ONNX Runtime sessions accept concurrent run() calls: only the counters are locked, so a
+        # scheduler may run several single-threaded calls side by side (one per core)
+        t0 = time.perf_counter()
+        step = self.fixed_batch or len(images)
+        results, run_s, runs = [], 0.0, 0
+        for start in range(0, len(images), step):
+            chunk = images[start:start + step]
+            x = np.empty((step, 3, *self.input_hw), np.float32)
+            params = [fill_input(img, x[i]) for i, img in enumerate(chunk)]
+            if len(chunk) < step:  # fixed batch larger than what is left: pad with blanks
+                x[len(chunk):] = 0
+            t_run = time.perf_counter()
+            out = self.session.run(None, {self.input_name: x.astype(self.input_dtype, copy=False)})[0]
+            run_s += time.perf_counter() - t_run
+            runs += 1
+            results += [self._postprocess(out[i], img.shape, p) for i, (img, p) in enumerate(zip(chunk, params))]
         with self._lock:
-            t0 = time.perf_counter()
-            step = self.fixed_batch or len(images)
-            results, run_s = [], 0.0
-            for start in range(0, len(images), step):
-                chunk = images[start:start + step]
-                x = np.empty((step, 3, *self.input_hw), np.float32)
-                params = [fill_input(img, x[i]) for i, img in enumerate(chunk)]
-                if len(chunk) < step:  # fixed batch larger than what is left: pad with blanks
-                    x[len(chunk):] = 0
-                t_run = time.perf_counter()
-                out = self.session.run(None, {self.input_name: x.astype(self.input_dtype, copy=False)})[0]
-                run_s += time.perf_counter() - t_run
-                self.runs += 1
-                results += [self._postprocess(out[i], img.shape, p) for i, (img, p) in enumerate(zip(chunk, params))]
             self.last_ms = (time.perf_counter() - t0) * 1000
             self.calls += len(images)
+            self.runs += runs
             self.total_ms += self.last_ms
             self.last_run_ms = run_s * 1000
             self.run_ms_total += self.last_run_ms

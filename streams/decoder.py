@@ -158,7 +158,7 @@ class _Decoder:
         if self._win_start is None:
             self._win_start, self._win_frames = now, 0
         self._win_frames += 1
-        if now - self._win_start >= 2.0:  # frames per second over ~2 s windows (bursts average out)
+        if now - self._win_start >= (2.0 if self.fps else 1.0):  # frames/s over ~2 s windows (bursts average out)
             self.fps = (self._win_frames - 1) / (now - self._win_start) if self._win_frames > 1 else 0.0
             self._win_start, self._win_frames = now, 1
             self.stats[2] = self.fps

@@ -51,7 +51,8 @@ def test_camera_offline_event_and_no_password_anywhere(tmp_path, crowd_clip, cap
             assert values['vigil_camera_up{camera="gate1"}'] == 1
             assert values['vigil_camera_fps{camera="gate1"}'] > 5 and values['vigil_camera_detections_total{camera="gate1"}'] >= 4
             assert 0 < values['vigil_camera_lag_seconds{camera="gate1"}'] < 5
-            assert values['vigil_inferences_total{model="yolov8n_coco_int8.tflite",role="objects"}'] >= 4
+            model = rt.detector.path.name
+            assert values[f'vigil_inferences_total{{model="{model}",role="objects"}}'] >= 4
 
             srv.kill()
             t_kill = time.monotonic()

@@ -222,7 +222,7 @@ class Institution(Strict):
 
 class DetectorConfig(Strict):
     model: str | None = F(None, title="Model", description="Catalogue name or path of an ultralytics model (.pt/.onnx/.tflite/OpenVINO dir); default: env VIGIL_MODEL, else the catalogue's coco default.")
-    imgsz: int = F(640, title="Input size", description="Detector input size in pixels.", ge=64, le=1920)
+    imgsz: int = F(320, title="Input size", description="Detector input size in pixels (exports with a fixed input, such as the default yolov5n-coco-320 or the 640 px TFLite, run at their own size).", ge=64, le=1920)
     confidence: float = F(0.25, title="Detector confidence", description="Lowest score the detector reports; rules apply their own thresholds.", gt=0, le=1)
     fire_model: str | None = F("auto", title="Fire/smoke model", description="Catalogue name or path of a fire/smoke model; 'auto' takes the catalogue's default fire model (the one vigil trains and ships); null switches fire_smoke rules off (they then report themselves disabled).")
     threads: int | None = F(None, title="Inference threads", description="Inference calls run side by side, each single-threaded (ONNX Runtime); default: one per core. On small CPUs this beats one call with many threads, whose threads wait on each other and on the decoders.", ge=1, le=256)

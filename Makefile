@@ -8,7 +8,7 @@ COCO_ONNX := .vigil-data/models/yolov5n_coco_320.onnx
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export YOLO_OFFLINE := 1
 
-.PHONY: demo test test-all setup system venv samples models clean
+.PHONY: demo test test-all bench soak setup system venv samples models clean
 
 system:
 	@bash scripts/setup_system.sh
@@ -37,6 +37,15 @@ test: setup models
 
 test-all: setup models
 	@bash scripts/run_tests.sh -m "slow or not slow"
+
+# issue #4 numbers: 24 sub-stream cameras with the naive baseline, then the 720p/15 fps figure
+bench: setup models
+	@$(VPY) -m vigil.cli bench streams --cameras 24 --seconds 60 --baseline
+	@$(VPY) -m vigil.cli bench streams --cameras 8 --seconds 60 --size 1280x720 --fps 15
+
+# 16 cameras for VIGIL_SOAK_S seconds (default 3600); memory growth must stay < 5 %
+soak: setup models
+	@bash scripts/run_tests.sh -m slow -s tests/test_soak.py
 
 clean:
 	rm -rf $(VENV) .yolo .vigil-data .pytest_cache

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing import resource_tracker, shared_memory
+from multiprocessing import shared_memory
 from typing import Callable
 
 import numpy as np
@@ -48,11 +48,9 @@ class _SlotReader:
     """The parent's view of the decoder's shared-memory ring."""
 
     def __init__(self, name: str, width: int, height: int, slots: int):
+        # the decoder creates and unlinks the segment; the resource tracker (shared by parent and decoders)
+        # unlinks it if a decoder is killed before it could
         self.shm = shared_memory.SharedMemory(name=name)
-        try:  # Python < 3.13 registers attached segments too; the decoder owns and unlinks it
-            resource_tracker.unregister(self.shm._name, "shared_memory")  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001
-            pass
         self.width, self.height, self.slots = width, height, slots
         self.slot_bytes = HEADER + width * height * 3
 

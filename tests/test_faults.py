@@ -66,7 +66,11 @@ class Watch:
         for c in HEALTHY:
             self.rt.processors[c].lags.clear()
 
-    def check(self, what: str):
+    def check(self, what: str, min_window_s: float = 8.0):
+        """Rates over the window since start(), at least `min_window_s` long (a 1 Hz rate measured over
+        3 s is 2 or 3 detections: too coarse to judge)."""
+        t_start = min(t0 for _, _, t0, _ in self.marks.values())
+        time.sleep(max(0.0, t_start + min_window_s - time.monotonic()))
         for c, (o0, f0, t0, _) in self.marks.items():
             p = self.rt.processors[c]
             dt = time.monotonic() - t0

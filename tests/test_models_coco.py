@@ -113,6 +113,6 @@ def test_catalogue_entry_is_generated_and_verified_by_its_source():
 
     shared_path(*SOURCE)
     e = catalogue()["yolov5n-coco-320"]
-    assert (e.task, e.classes, e.imgsz, e.location, e.default_for) == ("detect", "coco80", 320, "generated", ())
+    assert (e.task, e.classes, e.imgsz, e.location, e.default_for) == ("detect", "coco80", 320, "generated", ("objects",))
     assert e.path == PROJECT_ROOT / ".vigil-data" / "models" / "yolov5n_coco_320.onnx"
     assert e.verified_path == shared_path(*SOURCE) and e.verify()

@@ -199,6 +199,9 @@ def main(argv=None) -> int:
     result = run_vigil(spec) if side == "vigil" else run_baseline(spec)
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+    if side == "baseline":  # ultralytics' stream reader threads abort the interpreter at exit: skip teardown
+        import os
+        os._exit(0)
     return 0
 
 

@@ -107,7 +107,6 @@ class _Decoder:
         self.generation = 0
         self.decoded = 0
         self.fps = 0.0
-        self.last_mono: float | None = None
         self._last_pkt_pts = None
         self._win_start: float | None = None
         self._win_frames = 0
@@ -142,9 +141,12 @@ class _Decoder:
                                        "error": "camera not streaming or clips disabled", "duration_s": 0.0, "bytes": 0})
                 else:
                     self.recorder.request(*cmd[1:])
+        self.send_finished_clips()
+
+    def send_finished_clips(self) -> None:
         if self.recorder is not None:
             for res in self.recorder.poll_finished():
-                self.send("clip", res.__dict__ if hasattr(res, "__dict__") else dict(res))
+                self.send("clip", vars(res))
 
     # -- frames --------------------------------------------------------------------------------
     def on_packet(self, pts) -> None:
@@ -154,7 +156,6 @@ class _Decoder:
             return
         self._last_pkt_pts = pts
         now = time.monotonic()
-        self.last_mono = now
         if self._win_start is None:
             self._win_start, self._win_frames = now, 0
         self._win_frames += 1
@@ -166,7 +167,7 @@ class _Decoder:
     def on_decoded(self, frame, pts_s: float, capture_wall: float) -> None:
         self.decoded += 1
         st = self.stats
-        st[0], st[1], st[2], st[3] = time.monotonic(), time.time(), self.fps, self.decoded
+        st[0], st[1], st[3] = time.monotonic(), time.time(), self.decoded  # st[2], fps: on_packet
         st[4], st[5] = frame.width, frame.height
         spec = self.spec
         if spec.publish_fps and pts_s < self.next_publish - 1e-3:
@@ -305,8 +306,7 @@ class _Decoder:
     def flush_clips(self, reason: str) -> None:
         if self.recorder is not None:
             self.recorder.flush(reason)
-            for res in self.recorder.poll_finished():
-                self.send("clip", res.__dict__ if hasattr(res, "__dict__") else dict(res))
+            self.send_finished_clips()
         self.recorder = self.ring = None
 
 

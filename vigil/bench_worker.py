@@ -80,8 +80,8 @@ def run_vigil(spec: dict) -> dict:
         procs = list(rt.processors.values())
         for p in procs:
             p.lags.clear()
-        obj0 = {p.camera.id: _count(p, "objects") for p in procs}
-        fire0 = {p.camera.id: _count(p, "fire") for p in procs}
+        obj0 = {p.camera.id: p.objects_count for p in procs}
+        fire0 = {p.camera.id: p.fire_count for p in procs}
         drop0 = {p.camera.id: p.reader.frames.dropped + p.reader.torn_frames for p in procs}
         cpu0, dec0, t0 = meter.cpu_s(), meter.cpu_s(children_only=True), time.monotonic()
         busy0 = rt.scheduler.busy_s
@@ -99,8 +99,8 @@ def run_vigil(spec: dict) -> dict:
             cam_lags = list(p.lags)
             lags += cam_lags
             per_cam[cid] = {
-                "objects_hz": round((_count(p, "objects") - obj0[cid]) / wall, 2),
-                "fire_hz": round((_count(p, "fire") - fire0[cid]) / wall, 2) if p.fire_interval else None,
+                "objects_hz": round((p.objects_count - obj0[cid]) / wall, 2),
+                "fire_hz": round((p.fire_count - fire0[cid]) / wall, 2) if p.fire_interval else None,
                 "lag_p99_s": percentile(cam_lags, 99),
                 "dropped": p.reader.frames.dropped + p.reader.torn_frames - drop0[cid],
                 "status": p.reader.health.status,
@@ -124,10 +124,6 @@ def run_vigil(spec: dict) -> dict:
         }
     finally:
         rt.stop()
-
-
-def _count(p, kind: str) -> int:
-    return p.objects_count if kind == "objects" else p.fire_count
 
 
 def run_baseline(spec: dict) -> dict:

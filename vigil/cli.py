@@ -28,6 +28,14 @@ def _logging(level: str = "INFO") -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _emit(result: dict, human_lines, as_json: bool) -> None:
+    """A command's result: readable lines unless --json, then the JSON object as the last line."""
+    if not as_json:
+        for line in human_lines(result):
+            typer.echo(line)
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
 def _load(path: Path):
     try:
         return load_config(path)
@@ -276,10 +284,7 @@ def models_eval(
     except (ModelNotFound, DatasetMissing) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
-    if not as_json:
-        for line in human_lines(result):
-            typer.echo(line)
-    typer.echo(json.dumps(result, ensure_ascii=False))
+    _emit(result, human_lines, as_json)
 
 
 @models_app.command("export")
@@ -319,10 +324,7 @@ def bench_detector(
     except (ModelNotFound, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
-    if not as_json:
-        for line in human_lines(result):
-            typer.echo(line)
-    typer.echo(json.dumps(result, ensure_ascii=False))
+    _emit(result, human_lines, as_json)
 
 
 @bench_app.command("streams")

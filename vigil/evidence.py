@@ -15,11 +15,13 @@ log = logging.getLogger("vigil.evidence")
 
 
 class EvidenceSink:
-    def __init__(self, store, readers: dict, clips: ClipsConfig):
-        self.store, self.readers, self.clips = store, readers, clips
+    def __init__(self, store, processors: dict, clips: ClipsConfig):
+        """`processors`: the service's live camera id -> CameraProcessor map (filled as cameras start)."""
+        self.store, self.processors, self.clips = store, processors, clips
 
     def started(self, event: EventRecord, snapshot_jpeg: bytes | None) -> None:
-        reader = self.readers.get(event.camera_id)
+        proc = self.processors.get(event.camera_id)
+        reader = proc.reader if proc is not None else None
         if (not self.clips.enabled or event.id is None or reader is None or event.rule == "camera_offline"
                 or is_file_source(reader.url)):
             return

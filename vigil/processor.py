@@ -50,7 +50,9 @@ class RateMeter:
 
 def _advance(due: float, t: float, interval: float) -> float:
     """Next due time: one interval on (keeps the average rate exact on a coarse frame grid), but no
-    burst of catch-up runs after a gap or an overload."""
+    burst of catch-up runs after a gap or an overload; the first run (due -inf) starts the grid at t."""
+    if not np.isfinite(due):
+        return t + interval
     nxt = due + interval
     return nxt if nxt > t else t + interval * 0.5
 
@@ -101,12 +103,12 @@ class CameraProcessor:
         fire = self.fire_interval is not None and t >= self.next_fire
         rules = objects or fire or t >= self.next_rules
         if objects:
-            self.next_objects = _advance(self.next_objects, t, obj_iv) if np.isfinite(self.next_objects) else t + obj_iv
+            self.next_objects = _advance(self.next_objects, t, obj_iv)
         if fire:
             iv = self.fire_interval if self.moving else max(self.still_recheck_s, self.fire_interval)
-            self.next_fire = _advance(self.next_fire, t, iv) if np.isfinite(self.next_fire) else t + iv
+            self.next_fire = _advance(self.next_fire, t, iv)
         if rules:
-            self.next_rules = _advance(self.next_rules, t, self.rules_interval) if np.isfinite(self.next_rules) else t + self.rules_interval
+            self.next_rules = _advance(self.next_rules, t, self.rules_interval)
         else:
             self.skipped_frames += 1
         return objects, fire, rules

@@ -55,9 +55,7 @@ class Runtime:
 
     def _sink(self) -> EventSink:
         """The store first (it assigns event ids), then clip requests, then any extra sink."""
-        readers = {cid: p.reader for cid, p in self.processors.items()}
-        self._readers = readers  # filled as cameras are created
-        sinks = [self.store, EvidenceSink(self.store, readers, self.cfg.storage.clips)]
+        sinks = [self.store, EvidenceSink(self.store, self.processors, self.cfg.storage.clips)]
         if self.extra_sink is not None:
             sinks.append(self.extra_sink)
         return FanoutSink(*sinks)
@@ -78,7 +76,6 @@ class Runtime:
             pipeline = CameraPipeline(cam, self.detector, sink, self.fire_detector, self.fire_reason)
             reader = CameraReader(cam.id, cam.url, self._reader_settings(cam), on_clip=self.store.clip_finished)
             reader.frames.notify = wake
-            self._readers[cam.id] = reader
             self.processors[cam.id] = CameraProcessor(cam, reader, pipeline, sink, self.tz, det.still_recheck_s).start()
             log.info("camera %s (%s) started: %s", cam.id, cam.site_kind, redact_url(cam.url))
         self.scheduler = DetectionScheduler(list(self.processors.values()), self.detector, self.fire_detector,

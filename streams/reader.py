@@ -118,7 +118,8 @@ class CameraReader:
 
     def stop(self, timeout: float | None = None) -> None:
         self._stop.set()
-        self._stop_ev.set() if self._proc else None
+        if self._proc is not None:
+            self._stop_ev.set()
         self.frames.close()
         self._end_process(grace=1.0 if timeout is None else min(timeout, 1.0))
         if self._thread:

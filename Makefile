@@ -5,6 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COCO_ONNX := .vigil-data/models/yolov5n_coco_320.onnx
+COCO_INT8 := .vigil-data/models/yolov5n_coco_320_int8.onnx
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export YOLO_OFFLINE := 1
 
@@ -24,10 +25,12 @@ setup: system venv
 samples: setup
 	@$(VPY) sample_videos/make_samples.py
 
-# the COCO YOLOv5n ONNX generated from ../shared (never committed); skipped when present
+# the COCO YOLOv5n ONNX generated from ../shared (never committed) and its int8 twin; skipped when present
 models: setup
 	@if [ -f $(COCO_ONNX) ]; then echo "$(COCO_ONNX): present"; \
 	else $(VPY) -m vigil.cli models build-coco --imgsz 320 --out $(COCO_ONNX); fi
+	@if [ -f $(COCO_INT8) ]; then echo "$(COCO_INT8): present"; \
+	else $(VPY) -m vigil.cli models quantize --model $(COCO_ONNX) --out $(COCO_INT8); fi
 
 demo: setup models
 	@$(VPY) -m vigil.cli demo

@@ -116,3 +116,7 @@ def test_catalogue_entry_is_generated_and_verified_by_its_source():
     assert (e.task, e.classes, e.imgsz, e.location, e.default_for) == ("detect", "coco80", 320, "generated", ("objects",))
     assert e.path == PROJECT_ROOT / ".vigil-data" / "models" / "yolov5n_coco_320.onnx"
     assert e.verified_path == shared_path(*SOURCE) and e.verify()
+    q = catalogue()["yolov5n-coco-320-int8"]  # its int8 twin (models/quantize.py), an option
+    assert (q.location, q.default_for, q.imgsz) == ("generated", (), 320)
+    assert q.path == PROJECT_ROOT / ".vigil-data" / "models" / "yolov5n_coco_320_int8.onnx"
+    assert q.verified_path == shared_path(*SOURCE) and q.verify()

@@ -33,7 +33,7 @@ def test_sixteen_cameras_for_an_hour_memory_flat(tmp_path, gst_rtsp):
     mounts = {f"cam{i:03d}": (fire if i % 3 == 0 else crowd) for i in range(16)}
     with RtspServer(mounts) as server:
         cfg = VigilConfig.model_validate(bench_config([server.url(m) for m in mounts], str(tmp_path / "data"),
-                                                     str(resolve_model("yolov5n-coco-320")), 320))
+                                                     str(resolve_model(None)), 320))
         rt = Runtime(cfg, reader_settings=ReaderSettings(open_timeout_s=10, read_timeout_s=5, backoff_max_s=5))
         meter = TreeMeter()
         samples = []

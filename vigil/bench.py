@@ -36,7 +36,7 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
-def bench_config(urls: list[str], data_dir: str, model: str, imgsz: int) -> dict:
+def bench_config(urls: list[str], data_dir: str, model: str, imgsz: int, fire_model: str = "auto") -> dict:
     full = [(0, 0), (1, 0), (1, 1), (0, 1)]
     cams = []
     for i, url in enumerate(urls):
@@ -47,7 +47,7 @@ def bench_config(urls: list[str], data_dir: str, model: str, imgsz: int) -> dict
                      "site_kind": "corridor" if corridor else "control_room", "detect_fps": 1.0,
                      "offline_after_s": 30, "zones": [{"name": "zone", "polygon": full, "rules": rules}]})
     return {"institutions": [{"id": "bench", "name": "bench", "region": "bench"}], "cameras": cams,
-            "detector": {"model": model, "imgsz": imgsz}, "storage": {"data_dir": data_dir}}
+            "detector": {"model": model, "imgsz": imgsz, "fire_model": fire_model}, "storage": {"data_dir": data_dir}}
 
 
 def _worker(side: str, spec: dict, timeout: float) -> dict:
@@ -72,10 +72,13 @@ def sustained(r: dict, need_hz: float) -> bool:
 
 def bench_streams(cameras: int, seconds: float, size: tuple[int, int] = (640, 360), fps: float = 10.0,
                   baseline: bool = False, warmup_s: float = 15.0, model: str | None = None, imgsz: int = 320,
-                  log=print) -> dict:
+                  log=print, fire_model: str = "auto") -> dict:
     from vigil.streams.rtsp import RtspServer, annexb_from_video
 
+    from vigil.models.catalogue import resolve_fire_model
+
     model_path = str(resolve_model(model))
+    fire_path = resolve_fire_model(fire_model, None)[0]
     cache = PROJECT_ROOT / ".vigil-data" / "bench"
     sources = []
     for rel in CLIPS:
@@ -85,11 +88,11 @@ def bench_streams(cameras: int, seconds: float, size: tuple[int, int] = (640, 36
         sources.append(annexb_from_video(src, cache, fps=fps, size=size))
     mounts = {f"cam{i:03d}": sources[0 if i % 3 else 1] for i in range(cameras)}  # a third show the fire
     result: dict = {"machine": machine(), "size": f"{size[0]}x{size[1]}", "fps": fps, "model": Path(model_path).name,
-                    "imgsz": imgsz, "lag_limit_s": LAG_LIMIT_S}
+                    "fire_model": Path(fire_path).name if fire_path else None, "imgsz": imgsz, "lag_limit_s": LAG_LIMIT_S}
     with RtspServer(mounts) as server, tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
         urls = [server.url(name) for name in mounts]
         log(f"bench: {cameras} camera(s) {size[0]}x{size[1]} @ {fps:g} fps on RTSP port {server.port}; vigil for {seconds:g} s")
-        spec = {"config": bench_config(urls, tmp, model_path, imgsz), "warmup_s": warmup_s, "seconds": seconds}
+        spec = {"config": bench_config(urls, tmp, model_path, imgsz, fire_model), "warmup_s": warmup_s, "seconds": seconds}
         res = _worker("vigil", spec, timeout=warmup_s + seconds + 300)
         res["sustained"] = sustained(res, 1.0) and (res.get("fire_hz_min") or 0) >= 1.8
         result.update(res)
@@ -97,8 +100,6 @@ def bench_streams(cameras: int, seconds: float, size: tuple[int, int] = (640, 36
             # ultralytics cannot run the YOLOv5-layout COCO export (its NMS expects the v8 layout), so the
             # baseline runs vigil's fire model (an ultralytics export, same 320 input) at 2 Hz: the same
             # work as vigil's fire rule alone, without vigil's object model on top (favours the baseline)
-            from vigil.models.catalogue import resolve_fire_model
-            fire_path = resolve_fire_model("auto", None)[0]
             result["baseline_model"] = Path(fire_path).name
             result["baseline"] = _baseline_sweep(urls, seconds, warmup_s, str(fire_path), imgsz, fps, log)
             b = result["baseline"]["cameras_sustained"]

@@ -84,7 +84,7 @@ def run_vigil(spec: dict) -> dict:
         fire0 = {p.camera.id: p.fire_count for p in procs}
         drop0 = {p.camera.id: p.reader.frames.dropped + p.reader.torn_frames for p in procs}
         cpu0, dec0, t0 = meter.cpu_s(), meter.cpu_s(children_only=True), time.monotonic()
-        busy0 = rt.scheduler.busy_s
+        busy0, rules0 = rt.scheduler.busy_s, rt.scheduler.rules_s
         det0 = (rt.detector.calls, rt.detector.total_ms)
         rss_samples = []
         while time.monotonic() - t0 < spec["seconds"]:
@@ -118,6 +118,7 @@ def run_vigil(spec: dict) -> dict:
             "cpu_percent": round(100 * cpu / wall, 1), "cpu_percent_decoders": round(100 * dec_cpu / wall, 1),
             "rss_mb": rss, "pss_mb": pss, "rss_mb_samples": [r for r, _ in rss_samples],
             "scheduler_busy_share": round((rt.scheduler.busy_s - busy0) / wall, 3),
+            "rules_share": round((rt.scheduler.rules_s - rules0) / wall, 3),
             "objects_ms_per_image": round(total_ms / calls, 2) if calls else None,
             "offline_cameras": [c for c, v in per_cam.items() if v["status"] != "online"],
             "per_camera": per_cam, "seconds": round(wall, 1),

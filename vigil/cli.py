@@ -202,6 +202,30 @@ def models_build_coco(
     typer.echo(f"wrote {report['out']} (sha256 {report['sha256']}; source sha256 {report['source_sha256']})")
 
 
+@models_app.command("quantize")
+def models_quantize(
+    model: Path = typer.Option(..., "--model", help="Float ONNX detector to quantize"),
+    out: Path = typer.Option(..., "--out", help="int8 ONNX file to write"),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="Folder of calibration images (default: ../shared/data/fire_smoke_indoor/train/images)"),
+    images: int = typer.Option(100, "--images", min=1, help="Calibration images used (evenly strided, sorted)"),
+    method: str = typer.Option("percentile", "--method", help="Activation range calibration: percentile, minmax or entropy"),
+) -> None:
+    """Static int8 quantization (ONNX Runtime QDQ; head decoding stays float) for faster CPU inference."""
+    from vigil.models.datasets import fire_smoke_root
+    from vigil.models.quantize import quantize_int8, summary
+
+    if method not in ("percentile", "minmax", "entropy"):
+        typer.echo(f"error: --method must be percentile, minmax or entropy, not {method!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        report = quantize_int8(model, out, calibration or fire_smoke_root() / "train" / "images", images=images, method=method)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(summary(report))
+    typer.echo(f"wrote {report['out']} (sha256 {report['sha256']})")
+
+
 @models_app.command("train")
 def models_train(
     task: str = typer.Argument(..., help="What to train: fire-smoke"),
@@ -335,8 +359,9 @@ def bench_streams_cmd(
     fps: float = typer.Option(10, "--fps", min=1, max=60, help="Camera frame rate"),
     baseline: bool = typer.Option(False, "--baseline", help="Also run the naive ultralytics baseline and report baseline_ratio"),
     warmup: float = typer.Option(15, "--warmup", min=0, help="Seconds before measuring"),
-    model: Optional[str] = typer.Option("yolov5n-coco-320", "--model", help="Object model (catalogue name or path)"),
+    model: Optional[str] = typer.Option(None, "--model", help="Object model (catalogue name or path; default: the catalogue's objects default)"),
     imgsz: int = typer.Option(320, "--imgsz", min=64),
+    fire_model: str = typer.Option("auto", "--fire-model", help="Fire/smoke model (catalogue name or path; auto: the catalogue default)"),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
 ) -> None:
     """N cameras on the local RTSP server, every rule active; last line: JSON (cameras, detect_hz_min,
@@ -349,7 +374,7 @@ def bench_streams_cmd(
         typer.echo(f"error: --size must look like 640x360, not {size!r}", err=True)
         raise typer.Exit(2)
     log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
-    result = bench_streams(cameras, seconds, (w, h), fps, baseline, warmup, model, imgsz, log=log)
+    result = bench_streams(cameras, seconds, (w, h), fps, baseline, warmup, model, imgsz, log=log, fire_model=fire_model)
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 

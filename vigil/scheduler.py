@@ -1,12 +1,14 @@
 """`DetectionScheduler`: the one long-lived detection loop for every camera of the service.
 
-Each turn it takes the newest frame each camera has handed on, asks the camera's processor what is
-due (object model at the camera's rate, fire model at >= 2 Hz, both slowed to a re-check every
-`still_recheck_s` while the motion gate sees a still scene), runs each model once over a batch of
-frames from many cameras (spread over `workers` single-threaded inference calls that run side by side,
-one per core: on a small CPU that beats one multi-threaded call, whose threads wait on each other), then
-evaluates each camera's rules. On a still scene the rules keep their
-rate with the remembered detections (Frigate keeps stationary objects the same way).
+Each turn it evaluates the rules of the cameras whose detections came back, then takes the newest frame
+of every camera with nothing in flight, asks its processor what is due (object model at the camera's
+rate, fire model at >= 2 Hz, both slowed to a re-check every `still_recheck_s` while the motion gate sees
+a still scene) and hands the model calls, a few frames per call, to `workers` single-threaded inference
+threads, one per core (on a small CPU that beats one multi-threaded call, whose threads wait on each
+other). The turn does not wait for them: the workers never idle behind a slow batch or behind the rules,
+which run in this thread while inference runs in the others. One frame per camera is in flight at a time,
+so a slow box drops stale frames instead of queueing them. On a still scene the rules keep their rate with
+the remembered detections (Frigate keeps stationary objects the same way).
 
 One loop instead of a thread per camera: inference never competes with itself for the two cores,
 batches amortise the per-call cost, and a slow turn shows up as dropped (stale) frames instead of lag.
@@ -40,8 +42,12 @@ class DetectionScheduler:
         self.workers = max(1, workers)  # inference calls run side by side (single-threaded sessions, one per core)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="inference") if self.workers > 1 else None
         self.wake = wake or threading.Event()
-        self.turns = 0
-        self.busy_s = 0.0  # time spent in detection and rules (the rest is waiting for frames)
+        self.evaluations = 0  # frames whose rules ran
+        self.busy_s = 0.0  # inference worker-seconds / workers: the share of the inference capacity in use
+        self.rules_s = 0.0  # time this thread spent evaluating rules
+        self._lock = threading.Lock()  # guards busy_s, _done and the items' results (workers write them)
+        self._done: list[_Item] = []  # items whose model calls have all come back
+        self._inflight: set[CameraProcessor] = set()  # scheduler thread only
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_offline_check = 0.0
@@ -81,41 +87,88 @@ class DetectionScheduler:
                 log.exception("detection turn failed")
 
     def turn(self) -> int:
-        """One pass over the cameras; returns how many frames had rules evaluated."""
-        work = []
+        """Evaluate the cameras whose detections came back, then plan and hand out new work for every camera
+        that has none in flight. Returns how many frames had their rules evaluated in this turn."""
+        done = self._drain()
+        work: list[_Item] = []
         for p in self.processors:
+            if p in self._inflight:
+                continue  # one frame per camera in flight: its newest frame waits (or is replaced) in its slot
             frame = p.reader.frames.get(timeout=0)
             if frame is None:
                 continue
             objects, fire, rules = p.plan(frame)
-            if rules:
-                work.append((p, frame, objects, fire))
-        if not work:
-            return 0
-        t0 = time.perf_counter()
-        obj_results: dict[int, Detections] = {}
-        fire_results: dict[int, Detections] = {}
-        jobs = []  # (detector, indexes, results): spread over the workers, at most max_batch frames each
-        for want, detector, results in ((2, self.detector, obj_results), (3, self.fire_detector, fire_results)):
-            idx = [i for i, w in enumerate(work) if w[want]]
-            if not idx:
+            if not rules:
                 continue
-            size = min(self.max_batch, -(-len(idx) // self.workers))
-            jobs += [(detector, idx[k:k + size], results) for k in range(0, len(idx), size)]
+            item = _Item(p, frame, objects, fire)
+            if item.pending:
+                work.append(item)
+            else:  # rules only: the remembered detections, no model call
+                self._evaluate(item)
+                done += 1
+        if not work:
+            return done
+        self._inflight.update(item.processor for item in work)
+        jobs = []  # (detector, items, which result): at most max_batch frames each, spread over the workers
+        for which, detector in (("objects", self.detector), ("fire", self.fire_detector)):
+            todo = [(item, which) for item in work if (item.want_objects if which == "objects" else item.want_fire)]
+            if not todo:
+                continue
+            size = min(self.max_batch, -(-len(todo) // self.workers))
+            jobs += [(detector, todo[k:k + size]) for k in range(0, len(todo), size)]
+        for job in jobs:
+            if self._pool is None:
+                self._run_job(*job)
+            else:
+                self._pool.submit(self._run_job, *job)
+        if self._pool is None:
+            done += self._drain()
+        return done
 
-        def run(job):
-            detector, idx, results = job
-            for i, dets in zip(idx, detect_many(detector, [work[i][1].image for i in idx])):
-                results[i] = dets
+    def _run_job(self, detector, todo: list[tuple["_Item", str]]) -> None:
+        """Worker side: one model over a few frames; a finished item goes back to the scheduler thread."""
+        t0 = time.perf_counter()
+        try:
+            results = detect_many(detector, [item.frame.image for item, _ in todo])
+        except Exception:  # noqa: BLE001 - a failed call must not leave its cameras in flight forever
+            log.exception("inference failed on %d frame(s)", len(todo))
+            results = [None] * len(todo)
+        with self._lock:
+            self.busy_s += (time.perf_counter() - t0) / self.workers
+            for (item, which), dets in zip(todo, results):
+                item.failed |= dets is None
+                setattr(item, which, dets)
+                item.pending -= 1
+                if item.pending == 0:
+                    self._done.append(item)
+        self.wake.set()
 
-        if self._pool is None or len(jobs) == 1:
-            for job in jobs:
-                run(job)
-        else:
-            for fut in [self._pool.submit(run, job) for job in jobs]:
-                fut.result()
-        for i, (p, frame, _, _) in enumerate(work):
-            p.evaluate(frame, obj_results.get(i), fire_results.get(i))
-        self.busy_s += time.perf_counter() - t0
-        self.turns += 1
-        return len(work)
+    def _drain(self) -> int:
+        """Evaluate the rules of every item whose model calls have all come back (scheduler thread)."""
+        with self._lock:
+            ready, self._done = self._done, []
+        for item in ready:
+            self._inflight.discard(item.processor)
+            if not item.failed:
+                self._evaluate(item)
+        return len(ready)
+
+    def _evaluate(self, item: "_Item") -> None:
+        t0 = time.perf_counter()
+        item.processor.evaluate(item.frame, item.objects, item.fire)
+        self.evaluations += 1
+        self.rules_s += time.perf_counter() - t0
+
+
+class _Item:
+    """One camera's planned frame while its model calls are in flight."""
+
+    __slots__ = ("processor", "frame", "pending", "want_objects", "want_fire", "objects", "fire", "failed")
+
+    def __init__(self, processor: CameraProcessor, frame, objects: bool, fire: bool):
+        self.processor, self.frame = processor, frame
+        self.want_objects, self.want_fire = objects, fire
+        self.pending = int(objects) + int(fire)
+        self.objects: Detections | None = None
+        self.fire: Detections | None = None
+        self.failed = False

@@ -22,7 +22,6 @@ import re
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from vigil.models.catalogue import sha256_file
 from vigil.models.datasets import split_images
@@ -65,7 +64,7 @@ class _Reader:
     def get_next(self):
         import cv2
 
-        from vigil.vision.onnx_detector import letterbox
+        from vigil.vision.onnx_detector import input_tensor
 
         path = next(self.images, None)
         if path is None:
@@ -73,9 +72,7 @@ class _Reader:
         image = cv2.imread(str(path))
         if image is None:
             raise ValueError(f"unreadable calibration image {path}")
-        canvas, _ = letterbox(image, self.imgsz)
-        x = np.ascontiguousarray(canvas[..., ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255
-        return {self.input_name: x}
+        return {self.input_name: input_tensor(image, self.imgsz)}
 
 
 def quantize_int8(src: Path, dst: Path, calibration_dir: Path, images: int = 100, imgsz: int | None = None,

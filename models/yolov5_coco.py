@@ -156,11 +156,9 @@ def sample_input(imgsz: int) -> np.ndarray:
     import cv2
     import ultralytics
 
-    from vigil.vision.onnx_detector import letterbox
+    from vigil.vision.onnx_detector import input_tensor
 
-    img = cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg"))
-    canvas, _ = letterbox(img, imgsz)
-    return np.ascontiguousarray(canvas[..., ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255
+    return input_tensor(cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg")), imgsz)
 
 
 def export_onnx(out: Path = DEFAULT_OUT, imgsz: int = 320, source: Path | None = None, simplify: bool = True) -> dict:

@@ -18,18 +18,11 @@ import numpy as np
 import pytest
 
 from helpers import run_vigil, shared_path
+from vigil.vision.tracking import iou_matrix
 from vigil_fixtures import ultralytics_asset
 
 FIRE_ONNX = Path(__file__).resolve().parents[1] / "models" / "fire_smoke" / "fire_smoke_yolov5n_320.onnx"
 FIRE_IMAGES = ("data", "fire_smoke_indoor", "valid", "images")
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
 def assert_same(a, b, iou: float = 0.95, score: float = 0.01) -> None:

@@ -12,22 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
-import pytest
 
 from helpers import run_vigil, shared_path
+from vigil.vision.tracking import iou_matrix
 
 FIRE_DIR = Path(__file__).resolve().parents[1] / "models" / "fire_smoke"
 FIRE_FLOAT = FIRE_DIR / "fire_smoke_yolov5n_320.onnx"
 FIRE_VALID = ("data", "fire_smoke_indoor", "valid", "images")
 CARE_WARD = ("data", "care_ward", "valid", "images")
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt, rb = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
 def agreement(ref_path: Path, quant_path: Path, images: list[Path], cls: str) -> tuple[int, float, float]:
@@ -43,7 +35,7 @@ def agreement(ref_path: Path, quant_path: Path, images: list[Path], cls: str) ->
         b = quant.detect(image).of_classes([cls]).xyxy
         n_ref, n_q = n_ref + len(a), n_q + len(b)
         if len(a) and len(b):
-            m = iou(a, b) >= 0.5
+            m = iou_matrix(a, b) >= 0.5
             hit_ref, hit_q = hit_ref + int(m.any(1).sum()), hit_q + int(m.any(0).sum())
     return n_ref, hit_ref / max(n_ref, 1), hit_q / max(n_q, 1)
 

@@ -1,12 +1,13 @@
 """The `vigil` command line."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -26,6 +27,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(message: str) -> NoReturn:
+    """Bad input or a missing file: one `error:` line on stderr and exit status 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _usage_errors(*kinds: type[Exception]):
+    """Report the given exceptions the way `_fail` does (they mean bad input, not a bug)."""
+    try:
+        yield
+    except kinds as exc:
+        _fail(str(exc))
 
 
 def _emit(result: dict, human_lines, as_json: bool) -> None:
@@ -71,8 +87,7 @@ def config_reference(write: Optional[Path] = typer.Option(None, "--write", help=
         return
     text = write.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
-        typer.echo(f"error: {write} has no {BEGIN} ... {END} block", err=True)
-        raise typer.Exit(2)
+        _fail(f"{write} has no {BEGIN} ... {END} block")
     write.write_text(write_into(text), encoding="utf-8")
     typer.echo(f"{write}: configuration reference updated")
 
@@ -113,9 +128,8 @@ def replay(
             from vigil.config import format_errors
             for line in format_errors(exc):
                 typer.echo(f"error: {line}", err=True)
-        else:
-            typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+            raise typer.Exit(2)
+        _fail(str(exc))
     run_replay(video, cam, cfg, fast=fast, as_json=as_json, model=model)
 
 
@@ -193,11 +207,8 @@ def models_build_coco(
     from vigil.models.yolov5_coco import export_onnx, summary
 
     target = out or ROOT / ".vigil-data" / "models" / f"yolov5n_coco_{imgsz}.onnx"
-    try:
+    with _usage_errors(FileNotFoundError, ValueError):
         report = export_onnx(target, imgsz=imgsz, source=source)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
     typer.echo(summary(report))
     typer.echo(f"wrote {report['out']} (sha256 {report['sha256']}; source sha256 {report['source_sha256']})")
 
@@ -215,13 +226,9 @@ def models_quantize(
     from vigil.models.quantize import quantize_int8, summary
 
     if method not in ("percentile", "minmax", "entropy"):
-        typer.echo(f"error: --method must be percentile, minmax or entropy, not {method!r}", err=True)
-        raise typer.Exit(2)
-    try:
+        _fail(f"--method must be percentile, minmax or entropy, not {method!r}")
+    with _usage_errors(FileNotFoundError, ValueError):
         report = quantize_int8(model, out, calibration or fire_smoke_root() / "train" / "images", images=images, method=method)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
     typer.echo(summary(report))
     typer.echo(f"wrote {report['out']} (sha256 {report['sha256']})")
 
@@ -251,30 +258,24 @@ def models_train(
     from vigil.models.train import TrainConfig, summary_line, train
 
     if task != "fire-smoke":
-        typer.echo(f"error: unknown training task {task!r} (known: fire-smoke)", err=True)
-        raise typer.Exit(2)
+        _fail(f"unknown training task {task!r} (known: fire-smoke)")
     extra = {}
     for a in arg:
         k, sep, v = a.partition("=")
         if not sep:
-            typer.echo(f"error: --arg {a!r} is not key=value", err=True)
-            raise typer.Exit(2)
+            _fail(f"--arg {a!r} is not key=value")
         import yaml
         extra[k.strip()] = yaml.safe_load(v)
     over = {}
     for o in oversample:
         k, sep, v = o.partition("=")
         if not sep or not v.strip().isdigit() or int(v) < 1:
-            typer.echo(f"error: --oversample {o!r} is not CLASS=N with N >= 1", err=True)
-            raise typer.Exit(2)
+            _fail(f"--oversample {o!r} is not CLASS=N with N >= 1")
         over[k.strip()] = int(v)
-    try:
+    with _usage_errors(ValueError):
         cfg = TrainConfig(oversample=over, data=str(data) if data else None, epochs=epochs, imgsz=imgsz, device=device, init=init,
                           batch=batch, fraction=fraction, out=str(out) if out else None, seed=seed, workers=workers,
                           threads=threads, patience=patience, train_images=train_images, val_images=val_images, name=name, extra=extra)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
     record = train(cfg)
     typer.echo(summary_line(record))
 
@@ -297,7 +298,7 @@ def models_eval(
     from vigil.models.datasets import DatasetMissing, write_fire_smoke_yaml
     from vigil.models.evaluate import evaluate, human_lines
 
-    try:
+    with _usage_errors(ModelNotFound, DatasetMissing):
         path = resolve_model(model, purpose="fire")
         with tempfile.TemporaryDirectory(prefix="vigil-data-") as tmp:
             yaml_path = data.resolve() if data else write_fire_smoke_yaml(Path(tmp))
@@ -305,9 +306,6 @@ def models_eval(
                               device=device, threads=threads)
             if not data:
                 result["data"] = "generated: shared fire_smoke_indoor"
-    except (ModelNotFound, DatasetMissing) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
     _emit(result, human_lines, as_json)
 
 
@@ -342,12 +340,9 @@ def bench_detector(
     from vigil.models.catalogue import ModelNotFound, resolve_model
     from vigil.vision.bench_detector import bench_detector as run_bench, human_lines
 
-    try:
+    with _usage_errors(ModelNotFound, FileNotFoundError):
         path = resolve_model(model)
         result = run_bench(path, imgsz=imgsz, threads=threads, batch=batch, n=n, ultralytics=ultralytics)
-    except (ModelNotFound, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
     _emit(result, human_lines, as_json)
 
 
@@ -371,8 +366,7 @@ def bench_streams_cmd(
     try:
         w, h = (int(v) for v in size.lower().split("x"))
     except ValueError:
-        typer.echo(f"error: --size must look like 640x360, not {size!r}", err=True)
-        raise typer.Exit(2)
+        _fail(f"--size must look like 640x360, not {size!r}")
     log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
     result = bench_streams(cameras, seconds, (w, h), fps, baseline, warmup, model, imgsz, log=log, fire_model=fire_model)
     typer.echo(json.dumps(result, ensure_ascii=False))

@@ -88,6 +88,15 @@ def fill_input(image: np.ndarray, out: np.ndarray) -> tuple[int, int, int, int]:
     return p
 
 
+def input_tensor(image: np.ndarray, imgsz: int | tuple[int, int]) -> np.ndarray:
+    """(1, 3, H, W) float32 RGB 0..1: the image letterboxed exactly as `OnnxDetector` feeds its session
+    (for calibration and export checks)."""
+    th, tw = _size(imgsz)
+    x = np.empty((1, 3, th, tw), np.float32)
+    fill_input(image, x[0])
+    return x
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Greedy NMS (indices kept, best first): a box goes when its IoU with a kept, higher-scored box > iou
     (torchvision's rule). Up to NMS_MATRIX_MAX boxes: one pairwise overlap matrix, then a cheap sequential

@@ -1,6 +1,7 @@
 """Shared pytest fixtures."""
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -54,3 +55,22 @@ def rtsp_server(rtsp_server_factory):
     return rtsp_server_factory()
 
 from vigil_fixtures import *  # noqa: E402,F401,F403  (database, API and browser fixtures)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """make(kib) -> a folder with a real tmpfs of that size mounted on it (root only; unmounted after)."""
+    mounted: list[Path] = []
+
+    def make(kib: int) -> Path:
+        d = tmp_path / f"tmpfs{len(mounted)}"
+        d.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(d)], capture_output=True, text=True)
+        if r.returncode != 0:
+            require(f"cannot mount a tmpfs (needs root): {r.stderr.strip()}")
+        mounted.append(d)
+        return d
+
+    yield make
+    for d in mounted:
+        subprocess.run(["umount", str(d)], capture_output=True)

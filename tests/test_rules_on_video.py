@@ -105,6 +105,7 @@ def test_real_street_footage_is_quiet():
     (["--zone", "0.1,0.2,0.3"], "--zone needs pairs"),
     (["--param", "nonsense_s=3"], "no selected rule has this parameter"),
     (["--kind", "kitchen"], "site_kind"),
+    (["--kind", "lobby", "--fire-model", "no-such-fire-model"], "--fire-model no-such-fire-model"),
 ])
 def test_replay_bad_arguments_exit_2_with_a_reason(args, message):
     events, proc = replay(str(sample("corridor_clear.mp4")), *args, "--fast", "--json")

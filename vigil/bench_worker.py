@@ -26,15 +26,23 @@ def percentile(values, q: float) -> float | None:
 
 
 class TreeMeter:
-    """CPU seconds and memory of this process and its children."""
+    """CPU seconds and memory of this process and its children, less `exclude` (pids of children that
+    are not vigil, such as a test's simulated cameras, and their own children)."""
 
-    def __init__(self):
+    def __init__(self, exclude: tuple[int, ...] = ()):
         self.me = psutil.Process()
+        self.exclude = set(exclude)
 
     def procs(self):
         out = [self.me]
         try:
-            out += self.me.children(recursive=True)
+            skip = set(self.exclude)
+            for pid in self.exclude:
+                try:
+                    skip.update(c.pid for c in psutil.Process(pid).children(recursive=True))
+                except psutil.Error:
+                    pass
+            out += [c for c in self.me.children(recursive=True) if c.pid not in skip]
         except psutil.Error:
             pass
         return out

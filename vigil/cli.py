@@ -103,6 +103,7 @@ def replay(
     param: list[str] = typer.Option([], "--param", help="Rule parameter override key=value, e.g. dwell_s=10"),
     detect_fps: float = typer.Option(2.0, "--detect-fps", help="Detection rate without a config"),
     model: Optional[str] = typer.Option(None, "--model", help="Object model name or path"),
+    fire_model: Optional[str] = typer.Option(None, "--fire-model", help="Fire/smoke model name or path (default: the config's, else the catalogue's default)"),
     fast: bool = typer.Option(False, "--fast", help="As fast as possible on the video's own clock"),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per event"),
 ) -> None:
@@ -130,7 +131,12 @@ def replay(
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(2)
         _fail(str(exc))
-    run_replay(video, cam, cfg, fast=fast, as_json=as_json, model=model)
+    if fire_model:
+        from vigil.models.catalogue import resolve_fire_model
+        reason = resolve_fire_model(fire_model)[2]
+        if reason:
+            _fail(f"--fire-model {fire_model}: {reason}")
+    run_replay(video, cam, cfg, fast=fast, as_json=as_json, model=model, fire_model=fire_model)
 
 
 @app.command()

@@ -103,7 +103,7 @@ def event_json(ev: EventRecord) -> dict:
 
 
 def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bool, as_json: bool,
-               model: str | None = None, out=sys.stdout) -> list[dict]:
+               model: str | None = None, fire_model: str | None = None, out=sys.stdout) -> list[dict]:
     from vigil.models.catalogue import resolve_fire_model, resolve_model
     from vigil.vision.detector import load_detector
     from vigil.vision.pipeline import CameraPipeline
@@ -113,7 +113,8 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
     conf = det_cfg.confidence if det_cfg else 0.25
     detector = load_detector(resolve_model(model or (det_cfg.model if det_cfg else None)), imgsz, conf)
     fire = None
-    fire_path, fire_imgsz, fire_reason = resolve_fire_model(det_cfg.fire_model if det_cfg else "auto",
+    fire_ref = fire_model or (det_cfg.fire_model if det_cfg else "auto")
+    fire_path, fire_imgsz, fire_reason = resolve_fire_model(fire_ref,
                                                             det_cfg.fire_imgsz if det_cfg else None)
     if camera.has_fire_rule and fire_path is not None:
         fire = load_detector(fire_path, fire_imgsz, conf)

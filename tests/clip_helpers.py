@@ -87,5 +87,3 @@ def check_clip(res: ClipResult, src: Path, first_s: float, n_packets: int | None
     assert data.index(b"moov") < data.index(b"mdat")  # +faststart: playable while downloading
     return out
 
-
-# -- ring --------------------------------------------------------------------------------------

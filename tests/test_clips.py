@@ -18,6 +18,8 @@ from clip_helpers import T0, check_clip, packets_of, replay_file, sample
 from helpers import shared_path
 from vigil.streams.clips import ClipRecorder, PacketRing
 
+
+# -- ring --------------------------------------------------------------------------------------
 def test_ring_keeps_seconds_from_a_key_frame_and_bounds_memory():
     ring, capped = PacketRing(3.0), PacketRing(3.0, max_bytes=300_000)
     spans = []

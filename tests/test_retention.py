@@ -16,6 +16,7 @@ import pytest
 from clip_helpers import replay_file, sample
 from helpers import wait_until
 
+
 @pytest.fixture
 def store(tmp_path):
     """A real EventStore on a migrated SQLite file, with 5 seeded events and their evidence JPEGs."""

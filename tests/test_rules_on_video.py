@@ -106,6 +106,7 @@ def test_real_street_footage_is_quiet():
     (["--param", "nonsense_s=3"], "no selected rule has this parameter"),
     (["--kind", "kitchen"], "site_kind"),
     (["--kind", "lobby", "--fire-model", "no-such-fire-model"], "--fire-model no-such-fire-model"),
+    (["--model", "no-such-model"], "model 'no-such-model' is neither a catalogue name"),
 ])
 def test_replay_bad_arguments_exit_2_with_a_reason(args, message):
     events, proc = replay(str(sample("corridor_clear.mp4")), *args, "--fast", "--json")

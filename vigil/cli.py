@@ -5,7 +5,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import NoReturn, Optional
 
@@ -131,12 +130,9 @@ def replay(
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(2)
         _fail(str(exc))
-    if fire_model:
-        from vigil.models.catalogue import resolve_fire_model
-        reason = resolve_fire_model(fire_model)[2]
-        if reason:
-            _fail(f"--fire-model {fire_model}: {reason}")
-    run_replay(video, cam, cfg, fast=fast, as_json=as_json, model=model, fire_model=fire_model)
+    from vigil.models.catalogue import ModelNotFound
+    with _usage_errors(ModelNotFound):  # --model / --fire-model naming no model
+        run_replay(video, cam, cfg, fast=fast, as_json=as_json, model=model, fire_model=fire_model)
 
 
 @app.command()

@@ -104,7 +104,7 @@ def event_json(ev: EventRecord) -> dict:
 
 def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bool, as_json: bool,
                model: str | None = None, fire_model: str | None = None, out=sys.stdout) -> list[dict]:
-    from vigil.models.catalogue import resolve_fire_model, resolve_model
+    from vigil.models.catalogue import ModelNotFound, resolve_fire_model, resolve_model
     from vigil.vision.detector import load_detector
     from vigil.vision.pipeline import CameraPipeline
 
@@ -116,6 +116,8 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
     fire_ref = fire_model or (det_cfg.fire_model if det_cfg else "auto")
     fire_path, fire_imgsz, fire_reason = resolve_fire_model(fire_ref,
                                                             det_cfg.fire_imgsz if det_cfg else None)
+    if fire_model and fire_path is None:  # asked for by name: an error, not a rule quietly switched off
+        raise ModelNotFound(f"--fire-model {fire_model}: {fire_reason}")
     if camera.has_fire_rule and fire_path is not None:
         fire = load_detector(fire_path, fire_imgsz, conf)
     sink = CollectingSink()

@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 from vigil.models.catalogue import PROJECT_ROOT, sha256_file
-from vigil.models.datasets import (FIRE_SMOKE_NAMES, data_names, load_data_yaml, split_image_files,
-                                   write_fire_smoke_yaml)
+from vigil.models.datasets import (FIRE_SMOKE_NAMES, data_names, load_data_yaml, negative_images,
+                                   split_image_files, write_fire_smoke_yaml)
 from vigil.models.evaluate import metrics_summary
 from vigil.models.ultralytics_env import cpu_threads, logs_to_stderr
 
@@ -51,12 +51,15 @@ class TrainConfig:
     name: str | None = None  # run folder name; default fire-smoke-<init>-<imgsz>-<timestamp>
     extra: dict = field(default_factory=dict)  # further ultralytics train arguments (augmentation, lr, ...)
     oversample: dict = field(default_factory=dict)  # class name -> times an image holding it is repeated per epoch
+    negatives: str | None = None  # background images added to train: 'care-ward' (its negatives half) or a folder
 
     def __post_init__(self) -> None:
         if self.init not in INITS and not (self.init.endswith(".pt") and Path(self.init).is_file()):
             raise ValueError(f"init must be one of {INITS} or an existing .pt checkpoint, not {self.init!r}")
-        if self.data and (self.train_images or self.val_images):
-            raise ValueError("train_images/val_images subset the generated fire/smoke data, not --data")
+        if self.data and (self.train_images or self.val_images or self.negatives):
+            raise ValueError("train_images/val_images/negatives apply to the generated fire/smoke data, not --data")
+        if self.negatives and self.negatives != "care-ward" and not Path(self.negatives).is_dir():
+            raise ValueError(f"negatives: {self.negatives!r} is neither 'care-ward' nor a folder of images")
 
 
 def git_state() -> dict:
@@ -145,8 +148,9 @@ def train(cfg: TrainConfig) -> dict:
         unknown = set(cfg.oversample) - set(ids)
         if unknown:
             raise ValueError(f"oversample: unknown class(es) {sorted(unknown)} (known: {sorted(ids)})")
+        negatives = negative_images(cfg.negatives) if cfg.negatives else None
         data_yaml = write_fire_smoke_yaml(run_dir, cfg.train_images, cfg.val_images, cfg.seed,
-                                          {ids[k]: int(v) for k, v in cfg.oversample.items()} or None)
+                                          {ids[k]: int(v) for k, v in cfg.oversample.items()} or None, negatives)
     model_arg, init = prepare_init(cfg, run_dir)
     train_args = dict(
         data=str(data_yaml), epochs=cfg.epochs, imgsz=cfg.imgsz, device=cfg.device, batch=cfg.batch,
@@ -164,7 +168,8 @@ def train(cfg: TrainConfig) -> dict:
         "data_yaml": str(data_yaml),
         "data": load_data_yaml(data_yaml),
         "dataset": {"train_images": len(split_image_files(data_yaml, "train")),
-                    "val_images": len(split_image_files(data_yaml, "val"))},
+                    "val_images": len(split_image_files(data_yaml, "val")),
+                    "negative_images": sum(1 for p in split_image_files(data_yaml, "train") if p.name.startswith("neg__"))},
         "init": init,
         "git": git_state(),
         "environment": environment(cfg.device),

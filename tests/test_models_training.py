@@ -1,8 +1,10 @@
 """The fire/smoke training pipeline end to end, tiny: convert the COCO YOLOv5n, train 1 epoch on 8 real
-images at 160 px, read the run record, evaluate through the CLI (clean JSON last line), export to ONNX."""
+images (and 2 fire-free background frames) at 160 px, read the run record, evaluate through the CLI (clean
+JSON last line), export to ONNX."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from helpers import run_vigil as vigil, shared_path
 
 FIRE_SMOKE = ("data", "fire_smoke_indoor")
+CARE_WARD = ("data", "care_ward", "valid", "images")
 YOLOV5N = ("models", "yolov5n_coco_official.pt")
 EVAL_KEYS = {"map50", "map50_95", "ap50", "precision", "recall", "ms_per_image", "imgsz", "model", "images"}
 
@@ -23,11 +26,15 @@ def shared_inputs() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run(shared_inputs, tmp_path_factory) -> Path:
-    """`vigil models train fire-smoke`, COCO init, 1 epoch, 8 train / 4 val images, 160 px."""
+    """`vigil models train fire-smoke`, COCO init, 1 epoch, 8 train / 4 val images and 2 background frames
+    (`--negatives FOLDER`), 160 px."""
     out = tmp_path_factory.mktemp("train")
+    negatives = tmp_path_factory.mktemp("negatives")
+    for frame in sorted(shared_path(*CARE_WARD).glob("*.jpg"))[:2]:
+        shutil.copy(frame, negatives)  # a temporary folder of the test, not the project
     proc = vigil("models", "train", "fire-smoke", "--epochs", "1", "--imgsz", "160", "--batch", "8",
                  "--train-images", "8", "--val-images", "4", "--workers", "0", "--init", "coco",
-                 "--out", str(out), "--name", "tiny")
+                 "--negatives", str(negatives), "--out", str(out), "--name", "tiny")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "tiny" in proc.stdout and "342/427 tensors from COCO" in proc.stdout, proc.stdout
     return out / "tiny"
@@ -55,7 +62,8 @@ def test_convert_yolov5_original_checkpoint(shared_inputs, tmp_path):
 def test_train_writes_run_record(tiny_run):
     record = json.loads((tiny_run / "run.json").read_text(encoding="utf-8"))
     assert record["status"] == "done" and record["epochs_run"] == 1
-    assert record["dataset"] == {"train_images": 8, "val_images": 4}
+    assert record["dataset"] == {"train_images": 10, "val_images": 4, "negative_images": 2}
+    assert record["config"]["negatives"]
     assert record["data"]["names"] == {"0": "fire", "1": "smoke"}  # JSON keys
     assert record["init"]["kind"] == "coco" and record["init"]["transfer"]["tensors_transferred"] == 342
     assert len(record["init"]["checkpoint_sha256"]) == 64
@@ -107,3 +115,38 @@ def test_oversampled_train_split_repeats_smoke_images(tmp_path):
     assert n_smoke > 100 and len(train) == len(originals) + 2 * n_smoke
     assert all(str(p).startswith(str(tmp_path)) for p in train)
     assert sum(1 for p in train if 1 in classes_in(p)) == 3 * n_smoke
+
+
+def test_care_ward_split_keeps_rooms_apart():
+    """Half the care-ward frames may be trained on as background, the other half stays for the false-alarm
+    tests; no camera or recording has frames on both sides."""
+    from vigil.models.datasets import care_ward_split, source_group
+
+    halves = care_ward_split()
+    negatives, held_out = halves["negatives"], halves["held_out"]
+    assert len(negatives) + len(held_out) == len(list(shared_path(*CARE_WARD).glob("*.jpg"))) == 402
+    assert abs(len(negatives) - len(held_out)) <= 40
+    assert not {source_group(p) for p in negatives} & {source_group(p) for p in held_out}
+    assert source_group(Path("cam_3_202309220645-avi_12_jpg.rf.x.jpg")) == "cam_3"
+    assert source_group(Path("17_100023_png_jpg.rf.x.jpg")) == "17"
+
+
+def test_negatives_join_the_train_split_as_background(tmp_path):
+    """--negatives care-ward: the negatives half is linked into the train split with an empty label each;
+    the care-ward people/bed labels are never linked; valid is untouched."""
+    from vigil.models.datasets import (care_ward_split, classes_in, label_for, split_image_files, split_images,
+                                       write_fire_smoke_yaml)
+
+    negatives = care_ward_split()["negatives"]
+    data = write_fire_smoke_yaml(tmp_path, negatives=negatives)
+    train = split_image_files(data, "train")
+    background = [p for p in train if p.name.startswith("neg__")]
+    assert len(train) == len(split_images(shared_path(*FIRE_SMOKE, "train", "images"))) + len(negatives)
+    assert len(background) == len(negatives)
+    assert all(label_for(p).read_text(encoding="utf-8") == "" and classes_in(p) == set() for p in background)
+    assert len(split_image_files(data, "val")) == 262
+
+
+def test_train_rejects_bad_negatives(tmp_path):
+    proc = vigil("models", "train", "fire-smoke", "--epochs", "1", "--negatives", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2 and "neither 'care-ward' nor a folder" in proc.stderr, proc.stderr

@@ -255,6 +255,7 @@ def models_train(
     name: Optional[str] = typer.Option(None, "--name", help="Run folder name"),
     arg: list[str] = typer.Option([], "--arg", help="Further ultralytics train argument key=value, e.g. mosaic=0.5"),
     oversample: list[str] = typer.Option([], "--oversample", help="CLASS=N: images holding CLASS appear N times per epoch, e.g. smoke=3"),
+    negatives: Optional[str] = typer.Option(None, "--negatives", help="Fire-free background images added to train: care-ward (half of the care-ward frames; the other half stays for the false-alarm tests) or a folder"),
 ) -> None:
     """Train the fire/smoke detector with ultralytics; writes run.json beside the weights."""
     from vigil.models.train import TrainConfig, summary_line, train
@@ -275,7 +276,7 @@ def models_train(
             _fail(f"--oversample {o!r} is not CLASS=N with N >= 1")
         over[k.strip()] = int(v)
     with _usage_errors(ValueError):
-        cfg = TrainConfig(oversample=over, data=str(data) if data else None, epochs=epochs, imgsz=imgsz, device=device, init=init,
+        cfg = TrainConfig(oversample=over, negatives=negatives, data=str(data) if data else None, epochs=epochs, imgsz=imgsz, device=device, init=init,
                           batch=batch, fraction=fraction, out=str(out) if out else None, seed=seed, workers=workers,
                           threads=threads, patience=patience, train_images=train_images, val_images=val_images, name=name, extra=extra)
     record = train(cfg)

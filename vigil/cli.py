@@ -107,7 +107,6 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="One JSON line per event"),
 ) -> None:
     """Run the full pipeline on a video file and print its events."""
-    from vigil.config import Camera  # noqa: F401
     from vigil.replay import adhoc_camera, parse_zone, pick_camera, run_replay
     from pydantic import ValidationError
 

@@ -21,6 +21,7 @@ CARE_WARD_IMAGES = "data/care_ward/valid/images"  # real fire-free ceiling CCTV 
 FIRE_SMOKE_NAMES = {0: "fire", 1: "smoke"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SPLITS = {"train": "train", "val": "valid"}  # ultralytics key -> folder in the shared data set
+NEGATIVE_PREFIX = "neg__"  # background images in a generated train split: neg__<stem>, empty label
 
 
 class DatasetMissing(FileNotFoundError):
@@ -136,10 +137,10 @@ def _add_negatives(images: list[Path], dest: Path) -> None:
     """Link fire-free images into a train folder as `neg__<stem>` with an empty label file each: ultralytics
     trains on them as background. Their own labels (care-ward people, beds) are never linked."""
     for img in images:
-        link = dest / "images" / f"neg__{img.stem}{img.suffix}"
+        link = dest / "images" / f"{NEGATIVE_PREFIX}{img.stem}{img.suffix}"
         if not link.exists():
             os.symlink(img.resolve(), link)
-        (dest / "labels" / f"neg__{img.stem}.txt").write_text("", encoding="utf-8")
+        (dest / "labels" / f"{NEGATIVE_PREFIX}{img.stem}.txt").write_text("", encoding="utf-8")
 
 
 def write_fire_smoke_yaml(dest_dir: Path, train_images: int | None = None, val_images: int | None = None,

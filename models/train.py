@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 from vigil.models.catalogue import PROJECT_ROOT, sha256_file
-from vigil.models.datasets import (FIRE_SMOKE_NAMES, data_names, load_data_yaml, negative_images,
-                                   split_image_files, write_fire_smoke_yaml)
+from vigil.models.datasets import (FIRE_SMOKE_NAMES, NEGATIVE_PREFIX, data_names, load_data_yaml,
+                                   negative_images, split_image_files, write_fire_smoke_yaml)
 from vigil.models.evaluate import metrics_summary
 from vigil.models.ultralytics_env import cpu_threads, logs_to_stderr
 
@@ -58,8 +58,8 @@ class TrainConfig:
             raise ValueError(f"init must be one of {INITS} or an existing .pt checkpoint, not {self.init!r}")
         if self.data and (self.train_images or self.val_images or self.negatives):
             raise ValueError("train_images/val_images/negatives apply to the generated fire/smoke data, not --data")
-        if self.negatives and self.negatives != "care-ward" and not Path(self.negatives).is_dir():
-            raise ValueError(f"negatives: {self.negatives!r} is neither 'care-ward' nor a folder of images")
+        if self.negatives:
+            negative_images(self.negatives)  # a bad spec or an empty folder: ValueError before the run starts
 
 
 def git_state() -> dict:
@@ -152,6 +152,7 @@ def train(cfg: TrainConfig) -> dict:
         data_yaml = write_fire_smoke_yaml(run_dir, cfg.train_images, cfg.val_images, cfg.seed,
                                           {ids[k]: int(v) for k, v in cfg.oversample.items()} or None, negatives)
     model_arg, init = prepare_init(cfg, run_dir)
+    train_files = split_image_files(data_yaml, "train")
     train_args = dict(
         data=str(data_yaml), epochs=cfg.epochs, imgsz=cfg.imgsz, device=cfg.device, batch=cfg.batch,
         fraction=cfg.fraction, seed=cfg.seed, deterministic=True, workers=cfg.workers, patience=cfg.patience,
@@ -167,9 +168,8 @@ def train(cfg: TrainConfig) -> dict:
         "ultralytics_train_args": train_args,
         "data_yaml": str(data_yaml),
         "data": load_data_yaml(data_yaml),
-        "dataset": {"train_images": len(split_image_files(data_yaml, "train")),
-                    "val_images": len(split_image_files(data_yaml, "val")),
-                    "negative_images": sum(1 for p in split_image_files(data_yaml, "train") if p.name.startswith("neg__"))},
+        "dataset": {"train_images": len(train_files), "val_images": len(split_image_files(data_yaml, "val")),
+                    "negative_images": sum(1 for p in train_files if p.name.startswith(NEGATIVE_PREFIX))},
         "init": init,
         "git": git_state(),
         "environment": environment(cfg.device),

@@ -134,13 +134,13 @@ def test_care_ward_split_keeps_rooms_apart():
 def test_negatives_join_the_train_split_as_background(tmp_path):
     """--negatives care-ward: the negatives half is linked into the train split with an empty label each;
     the care-ward people/bed labels are never linked; valid is untouched."""
-    from vigil.models.datasets import (care_ward_split, classes_in, label_for, split_image_files, split_images,
-                                       write_fire_smoke_yaml)
+    from vigil.models.datasets import (NEGATIVE_PREFIX, care_ward_split, classes_in, label_for, split_image_files,
+                                       split_images, write_fire_smoke_yaml)
 
     negatives = care_ward_split()["negatives"]
     data = write_fire_smoke_yaml(tmp_path, negatives=negatives)
     train = split_image_files(data, "train")
-    background = [p for p in train if p.name.startswith("neg__")]
+    background = [p for p in train if p.name.startswith(NEGATIVE_PREFIX)]
     assert len(train) == len(split_images(shared_path(*FIRE_SMOKE, "train", "images"))) + len(negatives)
     assert len(background) == len(negatives)
     assert all(label_for(p).read_text(encoding="utf-8") == "" and classes_in(p) == set() for p in background)

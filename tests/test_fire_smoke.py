@@ -107,6 +107,51 @@ def test_temporal_check_rejects_a_still_picture_of_fire(fire_detector):
     assert [e.rule for e in events] == ["fire_smoke"]
 
 
+def test_fire_zones_of_one_camera_share_one_frame_difference(fire_detector, monkeypatch):
+    """Two fire zones with different motion levels on one camera: the frame difference is made once per
+    frame (not once per zone), and each zone judges exactly as it would alone."""
+    from vigil.vision.rules.fire import FlickerMeter
+
+    cap = cv2.VideoCapture(str(shared_path("data", "video", "car_fire_handheld.mp4")))
+    frames = []
+    while len(frames) < 12:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+        for _ in range(14):  # 30 fps footage at 2 Hz
+            cap.grab()
+    cap.release()
+    assert len(frames) == 12
+    t0 = datetime(2026, 11, 24, 12, 0)
+    zones = [{"name": "all", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "rules": [{"type": "fire_smoke"}]},
+             {"name": "left", "polygon": [[0, 0], [0.6, 0], [0.6, 1], [0, 1]],
+              "rules": [{"type": "fire_smoke", "motion_level": 60, "min_motion": 0.5}]}]
+
+    def run(zone_list):
+        from vigil.config import Camera
+        from vigil.replay import CollectingSink
+        from vigil.vision.pipeline import CameraPipeline
+
+        cam = Camera.model_validate({"id": "c", "name": "c", "url": "x.mp4", "institution": "i", "site_kind": "lobby",
+                                     "detect_fps": 2, "zones": zone_list})
+        sink = CollectingSink()
+        pipe = CameraPipeline(cam, None, sink, fire_detector)
+        for i, f in enumerate(frames):
+            pipe.process(f, i * 0.5, t0 + timedelta(seconds=i * 0.5))
+        return [(m.rule.zone_name, m.rule.rejected_static) for m in pipe.monitors], [(e.zone, e.started_t) for e in sink.events]
+
+    calls = []
+    update = FlickerMeter.update
+    monkeypatch.setattr(FlickerMeter, "update", lambda self, image: (calls.append(1), update(self, image))[1])
+    both = run(zones)
+    assert len(calls) == len(frames)  # one difference per frame for both zones
+    alone = run(zones[:1]), run(zones[1:])
+    assert both[0] == alone[0][0] + alone[1][0]  # the same static rejections per zone
+    assert sorted(both[1]) == sorted(alone[0][1] + alone[1][1])  # the same events
+    assert both[0][1][1] > both[0][0][1], both  # the stricter zone turned boxes down: its level is its own
+
+
 def test_real_car_fire_video_raises_fire_within_3s():
     """Handheld footage of a burning car (fire visible from the first frame): an event within 3 s."""
     video = shared_path("data", "video", "car_fire_handheld.mp4")

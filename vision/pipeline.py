@@ -17,6 +17,7 @@ from vigil.vision.detector import Detector
 from vigil.vision.detections import Detections
 from vigil.vision.events import EventRecord, EventSink
 from vigil.vision.rules import ConditionTimer, FrameContext, ZoneRule, build_rules
+from vigil.vision.rules.fire import FlickerMeter
 
 log = logging.getLogger("vigil.vision")
 
@@ -44,6 +45,8 @@ class CameraPipeline:
             m.rule.type == "fire_smoke" and m.rule.disabled_reason is None for m in self.monitors)
         # the object model serves every rule but fire_smoke: a fire-only camera never runs it
         self.needs_objects = any(m.rule.type != "fire_smoke" and m.rule.disabled_reason is None for m in self.monitors)
+        # one frame difference per camera for the temporal check of all its fire rules
+        self.flicker = FlickerMeter() if self.needs_fire else None
         self.frames_processed = 0
         self.last_detections = None
 
@@ -59,7 +62,12 @@ class CameraPipeline:
             objects = self.detector.detect(image) if self.needs_objects else None
             fire = self.fire_detector.detect(image) if self.needs_fire else None
         dets = objects if objects is not None else Detections.empty(getattr(self.detector, "names", None))
-        ctx = FrameContext(self.camera.id, self.camera.site_kind, image, t, wall, dets, fire, self.background)
+        flicker = None
+        if self.flicker is not None and fire is not None:
+            self.flicker.update(image)
+            flicker = self.flicker
+        ctx = FrameContext(self.camera.id, self.camera.site_kind, image, t, wall, dets, fire, self.background,
+                           flicker=flicker)
         if self.background is not None:
             self.background.update(image, t, ctx.persons)
         self.frames_processed += 1

@@ -5,13 +5,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from vigil.vision.background import StationaryForeground
 from vigil.vision.detections import Detections
 from vigil.vision.zones import ZoneGeometry
+
+if TYPE_CHECKING:
+    from vigil.vision.rules.fire import FlickerMeter
 
 
 @dataclass
@@ -27,6 +30,7 @@ class FrameContext:
     fire: Detections | None = None  # fire/smoke model, when configured
     background: StationaryForeground | None = None
     persons: Detections | None = None
+    flicker: FlickerMeter | None = None  # the camera's frame difference, fed this frame, when the fire model ran
 
     def __post_init__(self) -> None:
         if self.persons is None:

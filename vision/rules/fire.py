@@ -21,10 +21,12 @@ MOTION_WIDTH = 320  # the temporal check works on a grey copy this wide
 
 
 class FlickerMeter:
-    """Share of changed pixels inside boxes between consecutive frames (one grey copy kept)."""
+    """Share of changed pixels inside boxes between consecutive frames (one grey copy kept).
 
-    def __init__(self, level: int):
-        self.level = level
+    One per camera, fed every frame the fire model ran on, shared by all the camera's fire rules (each
+    zone asks with its own `motion_level`), so the frame difference is made once per frame."""
+
+    def __init__(self) -> None:
         self._prev: np.ndarray | None = None
         self._diff: np.ndarray | None = None
         self._scale = 1.0
@@ -39,12 +41,13 @@ class FlickerMeter:
         self._diff = None if self._prev is None or self._prev.shape != grey.shape else cv2.absdiff(grey, self._prev)
         self._prev = grey
 
-    def motion(self, xyxy: np.ndarray) -> np.ndarray:
-        """Per box: share of changed pixels (NaN when there is no previous frame yet)."""
+    def motion(self, xyxy: np.ndarray, level: int) -> np.ndarray:
+        """Per box: share of pixels whose grey level changed by more than `level` (NaN when there is no
+        previous frame yet)."""
         out = np.full(len(xyxy), np.nan, np.float32)
-        if self._diff is None:
+        if self._diff is None or not len(xyxy):
             return out
-        changed = self._diff > self.level
+        changed = self._diff > level
         hh, ww = changed.shape
         for i, (x0, y0, x1, y1) in enumerate(np.asarray(xyxy, np.float64) * self._scale):
             a, b = int(np.clip(np.floor(x0), 0, ww - 1)), int(np.clip(np.ceil(x1), 1, ww))
@@ -63,7 +66,7 @@ class FireSmoke(ZoneRule):
         self.model_available = model_available
         self.unavailable_reason = unavailable_reason or "no fire/smoke model configured (set detector.fire_model)"
         self._window: deque[bool] = deque(maxlen=params.n)
-        self._flicker = FlickerMeter(params.motion_level)
+        self._own_flicker: FlickerMeter | None = None  # when the context brings none (a rule used on its own)
         self.rejected_static = 0  # boxes the temporal check turned down (for tuning and tests)
 
     on_s = 0.0  # confirmation is the k-of-n window
@@ -78,8 +81,8 @@ class FireSmoke(ZoneRule):
             return self.unavailable_reason
         return super().disabled_reason
 
-    def candidates(self, ctx: FrameContext) -> tuple[Detections, np.ndarray]:
-        """Boxes that pass thresholds, size and zone, with their motion share."""
+    def candidates(self, ctx: FrameContext, meter: FlickerMeter) -> tuple[Detections, np.ndarray]:
+        """Boxes that pass thresholds, size and zone, with their motion share (from `meter`, fed this frame)."""
         if ctx.fire is None or not len(ctx.fire):
             return Detections.empty(), np.zeros(0, np.float32)
         p = self.params
@@ -89,11 +92,18 @@ class FireSmoke(ZoneRule):
         h, w = ctx.image.shape[:2]
         keep = (d.confidence >= thr) & (d.area >= p.min_box_ratio * w * h) & np.isin(names, ["fire", "smoke", "flame"])
         d = self.zone(ctx.image).select(d[keep], 0.3)
-        return d, self._flicker.motion(d.xyxy)
+        return d, meter.motion(d.xyxy, p.motion_level)
+
+    def _flicker(self, ctx: FrameContext) -> FlickerMeter:
+        if ctx.flicker is not None:
+            return ctx.flicker  # the pipeline's, already fed this frame
+        if self._own_flicker is None:
+            self._own_flicker = FlickerMeter()
+        self._own_flicker.update(ctx.image)
+        return self._own_flicker
 
     def observe(self, ctx: FrameContext) -> Observation:
-        self._flicker.update(ctx.image)
-        boxes, motion = self.candidates(ctx)
+        boxes, motion = self.candidates(ctx, self._flicker(ctx))
         if self.params.min_motion is not None and len(boxes):
             moving = np.nan_to_num(motion, nan=0.0) >= self.params.min_motion
             self.rejected_static += int((~moving).sum())

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -110,18 +111,10 @@ def test_temporal_check_rejects_a_still_picture_of_fire(fire_detector):
 def test_fire_zones_of_one_camera_share_one_frame_difference(fire_detector, monkeypatch):
     """Two fire zones with different motion levels on one camera: the frame difference is made once per
     frame (not once per zone), and each zone judges exactly as it would alone."""
+    from vigil.replay import iter_video
     from vigil.vision.rules.fire import FlickerMeter
 
-    cap = cv2.VideoCapture(str(shared_path("data", "video", "car_fire_handheld.mp4")))
-    frames = []
-    while len(frames) < 12:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-        for _ in range(14):  # 30 fps footage at 2 Hz
-            cap.grab()
-    cap.release()
+    frames = list(islice(iter_video(shared_path("data", "video", "car_fire_handheld.mp4"), 2.0, realtime=False), 12))
     assert len(frames) == 12
     t0 = datetime(2026, 11, 24, 12, 0)
     zones = [{"name": "all", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "rules": [{"type": "fire_smoke"}]},
@@ -137,8 +130,8 @@ def test_fire_zones_of_one_camera_share_one_frame_difference(fire_detector, monk
                                      "detect_fps": 2, "zones": zone_list})
         sink = CollectingSink()
         pipe = CameraPipeline(cam, None, sink, fire_detector)
-        for i, f in enumerate(frames):
-            pipe.process(f, i * 0.5, t0 + timedelta(seconds=i * 0.5))
+        for f, t in frames:
+            pipe.process(f, t, t0 + timedelta(seconds=t))
         return [(m.rule.zone_name, m.rule.rejected_static) for m in pipe.monitors], [(e.zone, e.started_t) for e in sink.events]
 
     calls = []

@@ -6,7 +6,9 @@ sha256, the versions and the git commit recorded in `run.json` beside ultralytic
 `weights/{best,last}.pt`.
 
 Inits: `coco` converts the shared original-format YOLOv5n COCO checkpoint (backbone + neck, layers 0..23)
-into the run folder and fine-tunes from it; `scratch` builds `yolov5n.yaml` with random weights.
+into the run folder and fine-tunes from it; `coco-v8` does the same with the shared YOLOv8n COCO TFLite file
+(`yolov8n.yaml`: backbone, neck and box head; `yolov8_convert.py`); `scratch` builds `yolov5n.yaml` with
+random weights.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from vigil.models.evaluate import metrics_summary
 from vigil.models.ultralytics_env import cpu_threads, logs_to_stderr
 
 DEFAULT_OUT = PROJECT_ROOT / ".vigil-data" / "train"
-INITS = ("coco", "scratch")
+INITS = ("coco", "coco-v8", "scratch")
 
 
 @dataclass
@@ -108,13 +110,24 @@ def prepare_init(cfg: TrainConfig, run_dir: Path) -> tuple[str, dict]:
     if cfg.init == "scratch":
         from vigil.models.yolov5_convert import TARGET_CFG
         return TARGET_CFG, {"kind": "scratch", "cfg": TARGET_CFG, "transfer": None}
-    if cfg.init != "coco":  # an earlier run's checkpoint: fine-tune it further
+    if cfg.init not in INITS:  # an earlier run's checkpoint: fine-tune it further
         path = Path(cfg.init).resolve()
         return str(path), {"kind": "checkpoint", "checkpoint": str(path), "checkpoint_sha256": sha256_file(path),
                            "transfer": None}
+    names = data_names(Path(cfg.data)) if cfg.data else dict(FIRE_SMOKE_NAMES)
+    if cfg.init == "coco-v8":
+        from vigil.models.yolov8_convert import convert as convert_v8
+
+        report = convert_v8(run_dir / "init_yolov8n_coco.pt", names=names, imgsz=cfg.imgsz)
+        keys = ("tensors_transferred", "tensors_total", "tensors_left", "params_transferred", "params_total",
+                "params_left", "fresh", "calibration_images", "calibration_imgsz", "parity",
+                "unfold_output_drift_max")
+        return report["out"], {"kind": "coco-v8", "source": report["source"],
+                               "source_sha256": report["source_sha256"], "checkpoint": report["out"],
+                               "checkpoint_sha256": report["out_sha256"],
+                               "transfer": {k: report[k] for k in keys}}
     from vigil.models.yolov5_convert import convert
 
-    names = data_names(Path(cfg.data)) if cfg.data else dict(FIRE_SMOKE_NAMES)
     report = convert(run_dir / "init_yolov5n_coco.pt", names=names)
     record = {
         "kind": "coco",

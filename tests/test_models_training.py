@@ -59,6 +59,51 @@ def test_convert_yolov5_original_checkpoint(shared_inputs, tmp_path):
     assert again["out_sha256"] == report["out_sha256"]
 
 
+def test_convert_yolov8_tflite_reproduces_it_and_trains_sanely(tmp_path):
+    """The COCO YOLOv8n TFLite file -> ultralytics yolov8n: the converted network finds what the TFLite one
+    finds on a real picture (person, bus), and after unfolding batch norm its backbone in train mode (batch
+    statistics) stays near its eval function; with the folded weights alone it would not."""
+    import copy
+
+    import torch
+    from ultralytics import YOLO
+
+    from vigil.models import yolov8_convert as yc
+
+    shared_path("models", "yolov8n_coco_int8.tflite")
+    shared_path(*FIRE_SMOKE, "train", "images")
+    report = yc.convert(tmp_path / "init.pt")
+    parity = report["parity"]
+    assert parity["classes_tflite"] == parity["classes_torch"] == [0, 5], parity  # COCO person, bus
+    assert parity["score_diff_max"] < 0.05 and parity["box_diff_px_max_confident"] < 8, parity
+    assert report["unfold_output_drift_max"] < 0.05  # unfolding keeps the eval function
+    assert report["convolutions"] == 64 and report["fresh"] == ["model.22.cv3"]
+    assert report["params_transferred"] + report["params_left"] == report["params_total"]
+    assert report["params_transferred"] > 0.85 * report["params_total"]
+    model = YOLO(str(tmp_path / "init.pt"))
+    assert model.task == "detect" and dict(model.names) == {0: "fire", 1: "smoke"}
+
+    coco = yc.build(80)
+    yc.load_folded(coco, yc.read_convs(yc.default_source()))
+    images = yc.load_images(yc.calibration_images(), 320)
+    folded = copy.deepcopy(coco)
+    yc.unfold_batchnorm(coco, images)
+
+    def train_vs_eval(net) -> float:
+        outs = []
+        for train in (False, True):
+            net.train(train)
+            y = images[:16]
+            with torch.no_grad():
+                for layer in net.model[:10]:  # the backbone
+                    y = layer(y)
+            outs.append(y)
+        return float((outs[1] - outs[0]).norm() / outs[0].norm())
+
+    unfolded_gap, folded_gap = train_vs_eval(coco), train_vs_eval(folded)
+    assert unfolded_gap < 0.6 and folded_gap > 2.0, (unfolded_gap, folded_gap)
+
+
 def test_train_writes_run_record(tiny_run):
     record = json.loads((tiny_run / "run.json").read_text(encoding="utf-8"))
     assert record["status"] == "done" and record["epochs_run"] == 1

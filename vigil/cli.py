@@ -241,7 +241,7 @@ def models_train(
     epochs: int = typer.Option(100, "--epochs", min=1),
     imgsz: int = typer.Option(320, "--imgsz", min=32),
     device: str = typer.Option("cpu", "--device", help="cpu, or a CUDA index such as 0"),
-    init: str = typer.Option("coco", "--init", help="coco (converted YOLOv5n COCO backbone+neck), scratch, or an earlier run's .pt checkpoint to fine-tune"),
+    init: str = typer.Option("coco", "--init", help="coco (converted YOLOv5n COCO backbone+neck), coco-v8 (YOLOv8n COCO TFLite: backbone, neck, box head), scratch, or an earlier run's .pt checkpoint to fine-tune"),
     batch: int = typer.Option(16, "--batch", min=1),
     fraction: float = typer.Option(1.0, "--fraction", min=0.0, max=1.0, help="Share of the train split used"),
     out: Optional[Path] = typer.Option(None, "--out", help="Parent folder of the run folder (default .vigil-data/train)"),

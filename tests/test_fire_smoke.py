@@ -55,15 +55,23 @@ def test_shipped_model_finds_fire_on_real_photos(fire_detector):
     assert found / len(images) >= 0.8, f"fire found on {found}/{len(images)} fire photos"
 
 
+def held_out_ward_frames() -> list[Path]:
+    """The care-ward frames no model of vigil's was trained on (`care_ward_split()["held_out"]`: 201 frames from
+    15 of the 30 cameras/recordings; the other half may be used as training background, `--negatives care-ward`)."""
+    from vigil.models.datasets import care_ward_split
+
+    shared_path("data", "care_ward", "valid", "images")
+    return care_ward_split()["held_out"]
+
+
 def test_shipped_model_rarely_fires_on_pictures_without_fire(fire_detector):
-    """All 402 real care-ward CCTV frames and the ultralytics photos: a score >= 0.4 on at most 2 % of
-    single frames (measured: 3 of 402 ward frames, all 'smoke'); the rule's k-of-n and temporal check
-    must absorb those (see test_care_ward_video_raises_no_fire)."""
+    """The 201 held-out real care-ward CCTV frames and the ultralytics photos: a score >= 0.4 on at most 2 % of
+    single frames (see the model card for the measured count); the rule's k-of-n and temporal check must
+    absorb those (see test_care_ward_video_raises_no_fire)."""
     from vigil_fixtures import ultralytics_asset
 
-    paths = [ultralytics_asset(n) for n in ("bus.jpg", "zidane.jpg")]
-    paths += sorted((shared_path("data", "care_ward", "valid") / "images").glob("*.jpg"))
-    assert len(paths) == 404
+    paths = [ultralytics_asset(n) for n in ("bus.jpg", "zidane.jpg")] + held_out_ward_frames()
+    assert len(paths) == 203
     hits = sum(1 for p in paths if len(fire_detector.detect(cv2.imread(str(p))).above(0.4)) > 0)
     assert hits / len(paths) <= 0.02, f"fire/smoke reported on {hits}/{len(paths)} pictures without fire"
 
@@ -157,8 +165,8 @@ def test_real_car_fire_video_raises_fire_within_3s():
 
 @pytest.fixture(scope="module")
 def care_ward_video(tmp_path_factory) -> Path:
-    """120 real care-ward CCTV frames, each held 0.5 s (10 fps), as an mp4: a minute of ward footage."""
-    frames = sorted((shared_path("data", "care_ward", "valid") / "images").glob("*.jpg"))[:120]
+    """120 real held-out care-ward CCTV frames, each held 0.5 s (10 fps), as an mp4: a minute of ward footage."""
+    frames = held_out_ward_frames()[:120]
     out = tmp_path_factory.mktemp("ward") / "care_ward.mp4"
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 640))
     for p in frames:
@@ -177,16 +185,18 @@ def test_care_ward_video_raises_no_fire(care_ward_video):
 
 def test_shipped_model_meets_fire_target_on_valid_split():
     """`vigil models eval` of the shipped ONNX on the whole valid split reaches the issue's fire target
-    (AP50 >= 0.80; smoke's 0.50 is not met yet, see the model card; speed is measured by the same command
+    (AP50 >= 0.80) and holds smoke above the earlier default (0.50 is not met yet, see the model card; speed is measured by the same command
     and reported in the README, not asserted here). No label cache is written into the shared folder."""
     import json
 
+    from vigil.models.catalogue import default_model
+
     root = shared_path(*FIRE_VALID).parent
-    proc = run_vigil("models", "eval", "--model", "fire-smoke-yolov5n-320", "--imgsz", "320", "--timing-images", "20",
+    proc = run_vigil("models", "eval", "--model", default_model("fire").name, "--imgsz", "320", "--timing-images", "20",
                      "--json", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["images"] == 262 and result["boxes_per_class"] == {"fire": 263, "smoke": 25}
     assert result["ap50"]["fire"] >= 0.80, result
-    assert 0.0 <= result["ap50"]["smoke"] <= 1.0
+    assert result["ap50"]["smoke"] >= 0.35, result  # measured 0.440 (the earlier YOLOv5n default: 0.161)
     assert not list(root.rglob("*.cache")), "ultralytics wrote a label cache into the shared folder"

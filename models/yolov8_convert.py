@@ -44,7 +44,12 @@ def _interpreter(path: Path):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:  # pragma: no cover - a dependency of the project
         raise RuntimeError("reading a TFLite file needs ai-edge-litert (pip install ai-edge-litert)") from exc
-    interp = Interpreter(model_path=str(path))
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such TFLite file")
+    try:
+        interp = Interpreter(model_path=str(path))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a TFLite model ({exc})") from exc
     interp.allocate_tensors()
     return interp
 

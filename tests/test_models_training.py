@@ -72,7 +72,10 @@ def test_convert_yolov8_tflite_reproduces_it_and_trains_sanely(tmp_path):
 
     shared_path("models", "yolov8n_coco_int8.tflite")
     shared_path(*FIRE_SMOKE, "train", "images")
-    report = yc.convert(tmp_path / "init.pt")
+    proc = vigil("models", "convert-yolov8", "--out", str(tmp_path / "init.pt"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "parameters transferred" in proc.stdout and "wrote " in proc.stdout, proc.stdout
+    report = torch.load(tmp_path / "init.pt", map_location="cpu", weights_only=False)["vigil_conversion"]
     parity = report["parity"]
     assert parity["classes_tflite"] == parity["classes_torch"] == [0, 5], parity  # COCO person, bus
     assert parity["score_diff_max"] < 0.05 and parity["box_diff_px_max_confident"] < 8, parity

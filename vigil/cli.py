@@ -198,6 +198,21 @@ def models_convert_yolov5(
     typer.echo(f"wrote {report['out']} (sha256 {report['out_sha256']})")
 
 
+@models_app.command("convert-yolov8")
+def models_convert_yolov8(
+    out: Path = typer.Option(ROOT / ".vigil-data" / "train" / "init_yolov8n_coco.pt", "--out", help="Checkpoint to write"),
+    source: Optional[Path] = typer.Option(None, "--source", help="ultralytics YOLOv8n COCO TFLite export (default: the shared one)"),
+    imgsz: int = typer.Option(320, "--imgsz", min=32, help="Training size at which batch norm statistics are measured"),
+) -> None:
+    """Seed an ultralytics yolov8n fire/smoke checkpoint from the YOLOv8n COCO TFLite file (what --init coco-v8 does)."""
+    from vigil.models.yolov8_convert import convert, summary
+
+    with _usage_errors(FileNotFoundError, ValueError, RuntimeError):
+        report = convert(out, source=source, imgsz=imgsz)
+    typer.echo(summary(report))
+    typer.echo(f"wrote {report['out']} (sha256 {report['out_sha256']})")
+
+
 @models_app.command("build-coco")
 def models_build_coco(
     imgsz: int = typer.Option(320, "--imgsz", min=32, help="Input size (multiple of 32)"),

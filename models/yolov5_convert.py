@@ -120,14 +120,14 @@ def transfer(src_sd: dict[str, torch.Tensor], model: torch.nn.Module,
     }
 
 
-def build_target(nc: int = 2, names: dict[int, str] | None = None):
-    """A fresh ultralytics DetectionModel from `yolov5n.yaml` with nc classes (deterministic init)."""
+def build_target(nc: int = 2, names: dict[int, str] | None = None, cfg: str = TARGET_CFG):
+    """A fresh ultralytics DetectionModel from `cfg` (default `yolov5n.yaml`) with nc classes (deterministic init)."""
     logs_to_stderr()
     from ultralytics.nn.tasks import DetectionModel
 
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = DetectionModel(TARGET_CFG, nc=nc, verbose=False)
+        model = DetectionModel(cfg, nc=nc, verbose=False)
     model.names = dict(names or {i: str(i) for i in range(nc)})
     return model
 
@@ -135,8 +135,6 @@ def build_target(nc: int = 2, names: dict[int, str] | None = None):
 def convert(out: Path, source: Path | None = None, names: dict[int, str] | None = None) -> dict:
     """Write an ultralytics checkpoint (`ultralytics.YOLO(out)` loads it) of yolov5n with `names` classes,
     backbone and neck from the original COCO checkpoint. Returns the conversion report."""
-    from ultralytics import __version__ as ul_version
-
     source = Path(source or default_source())
     names = dict(names or FIRE_SMOKE_NAMES)
     ckpt, src_sd = load_original(source)
@@ -155,25 +153,33 @@ def convert(out: Path, source: Path | None = None, names: dict[int, str] | None 
         "names": names,
         "batchnorm_settings_differ": bn_diff,  # eps/momentum; [] means same normalisation
     })
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    saved = copy.deepcopy(model).half()
-    torch.save({
-        "epoch": -1,
-        "best_fitness": None,
-        "model": saved,
-        "ema": None,
-        "updates": None,
-        "optimizer": None,
-        "train_args": {"task": "detect", "model": TARGET_CFG},
-        "date": ckpt.get("date"),  # the source's date, not now: same source -> byte-identical output
-        "version": ul_version,
-        "license": "AGPL-3.0 License (https://ultralytics.com/license)",
-        "vigil_conversion": {k: v for k, v in report.items() if k != "source_tensors_unused"},
-    }, out)
+    # the source's date, not now: same source -> byte-identical output
+    save_init(model, out, TARGET_CFG, ckpt.get("date"), {k: v for k, v in report.items() if k != "source_tensors_unused"})
     report["out"] = str(out)
     report["out_sha256"] = sha256_file(out)
     return report
+
+
+def save_init(model, out: Path, cfg: str, date: str | None, conversion: dict) -> None:
+    """Write `model` (fp16) as an ultralytics checkpoint that `YOLO(out)` loads and trains from; the conversion
+    report travels inside it as `vigil_conversion`."""
+    from ultralytics import __version__ as ul_version
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({
+        "epoch": -1,
+        "best_fitness": None,
+        "model": copy.deepcopy(model).half(),
+        "ema": None,
+        "updates": None,
+        "optimizer": None,
+        "train_args": {"task": "detect", "model": cfg},
+        "date": date,
+        "version": ul_version,
+        "license": "AGPL-3.0 License (https://ultralytics.com/license)",
+        "vigil_conversion": conversion,
+    }, out)
 
 
 def summary(report: dict) -> str:

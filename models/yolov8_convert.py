@@ -19,7 +19,6 @@ pixels: the TFLite file quantizes activations on the fly).
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import torch
 from vigil.models.catalogue import sha256_file, shared_dir
 from vigil.models.datasets import FIRE_SMOKE_NAMES
 from vigil.models.ultralytics_env import logs_to_stderr
+from vigil.models.yolov5_convert import build_target, save_init
 
 SOURCE_FILE = "models/yolov8n_coco_int8.tflite"
 TARGET_CFG = "yolov8n.yaml"
@@ -237,14 +237,7 @@ def parity_image() -> Path:
 
 
 def build(nc: int, names: dict[int, str] | None = None):
-    logs_to_stderr()
-    from ultralytics.nn.tasks import DetectionModel
-
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = DetectionModel(TARGET_CFG, nc=nc, verbose=False)
-    model.names = dict(names or {i: str(i) for i in range(nc)})
-    return model
+    return build_target(nc, names, cfg=TARGET_CFG)
 
 
 def convert(out: Path, source: Path | None = None, names: dict[int, str] | None = None,
@@ -253,8 +246,6 @@ def convert(out: Path, source: Path | None = None, names: dict[int, str] | None 
 
     Batch norm statistics are measured at `imgsz` (the training size) on `calibration` images."""
     logs_to_stderr()
-    from ultralytics import __version__ as ul_version
-
     source = Path(source or default_source())
     names = dict(names or FIRE_SMOKE_NAMES)
     coco = build(80)
@@ -297,21 +288,7 @@ def convert(out: Path, source: Path | None = None, names: dict[int, str] | None 
         "parity": {k: v for k, v in after.items() if not k.startswith("_")},
         "unfold_output_drift_max": unfold_drift,
     }
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({
-        "epoch": -1,
-        "best_fitness": None,
-        "model": copy.deepcopy(model).half(),
-        "ema": None,
-        "updates": None,
-        "optimizer": None,
-        "train_args": {"task": "detect", "model": TARGET_CFG},
-        "date": None,
-        "version": ul_version,
-        "license": "AGPL-3.0 License (https://ultralytics.com/license)",
-        "vigil_conversion": report,
-    }, out)
+    save_init(model, out, TARGET_CFG, None, report)
     report["out"] = str(out)
     report["out_sha256"] = sha256_file(out)
     return report

@@ -2,7 +2,7 @@
 
 - the head's decoding stays float (the one-scale-for-pixels-and-scores trap that zeroes every score);
 - the CLI writes a model that still finds the fires the float model finds, with the metadata copied;
-- the shipped int8 fire model (an option, not the default) agrees with its float source;
+- the shipped int8 fire models (options, not the default) agree with their float sources;
 - the generated int8 COCO model (`make models`, optional) finds most persons the float one finds on care-ward CCTV.
 Accuracy on the whole valid split (fire AP50 >= 0.80) is checked by test_fire_smoke.py; speed is measured by
 `vigil bench detector` and reported in the README, not asserted.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import pytest
 
 from helpers import run_vigil, shared_path
 from vigil.vision.tracking import iou_matrix
@@ -87,15 +88,18 @@ def test_quantize_cli_rejects_an_empty_calibration_folder(tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_shipped_int8_fire_model_agrees_with_its_float_source():
-    """The shipped int8 option (detector.fire_model: fire-smoke-yolov5n-320-int8), the int8 twin of the earlier
-    default fire model; the default is the float YOLOv8n model (README, Detection quality)."""
+@pytest.mark.parametrize("float_name", ["fire-smoke-yolov8n-320", "fire-smoke-yolov5n-320"])
+def test_shipped_int8_fire_models_agree_with_their_float_sources(float_name):
+    """The shipped int8 options (detector.fire_model: fire-smoke-yolov8n-320-int8, the default's twin, and
+    fire-smoke-yolov5n-320-int8, the earlier default's); the default stays the float YOLOv8n model (README,
+    Detection quality)."""
     from vigil.models.catalogue import catalogue, resolve_fire_model
 
-    entry = catalogue()["fire-smoke-yolov5n-320-int8"]
+    entries = catalogue()
+    entry = entries[f"{float_name}-int8"]
     assert entry.verify(), "the shipped int8 file does not match the catalogue's sha256"
-    assert resolve_fire_model("auto")[0] == catalogue()["fire-smoke-yolov8n-320"].path
-    n, found, precise = agreement(FIRE_FLOAT, entry.path, valid_images(FIRE_VALID, 60), "fire")
+    assert resolve_fire_model("auto")[0] == entries["fire-smoke-yolov8n-320"].path
+    n, found, precise = agreement(entries[float_name].path, entry.path, valid_images(FIRE_VALID, 60), "fire")
     assert n >= 40, n
     assert found >= 0.85 and precise >= 0.85, (found, precise)
 

@@ -198,5 +198,5 @@ def test_shipped_model_meets_fire_target_on_valid_split():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["images"] == 262 and result["boxes_per_class"] == {"fire": 263, "smoke": 25}
     assert result["ap50"]["fire"] >= 0.80, result
-    assert result["ap50"]["smoke"] >= 0.35, result  # measured 0.440 (the earlier YOLOv5n default: 0.161)
+    assert result["ap50"]["smoke"] >= 0.40, result  # measured 0.470 (the earlier YOLOv5n default: 0.161)
     assert not list(root.rglob("*.cache")), "ultralytics wrote a label cache into the shared folder"

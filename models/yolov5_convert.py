@@ -100,6 +100,17 @@ def transfer(src_sd: dict[str, torch.Tensor], model: torch.nn.Module,
     missing_in_src = [k for k in dst_sd if _layer(k) in wanted and k not in src_sd]
     if mismatched or missing_in_src:
         raise ValueError("backbone/neck layouts differ: " + "; ".join(mismatched + [f"{k}: not in source" for k in missing_in_src]))
+    return {
+        **load_counted(model, copied),
+        "source_tensors_unused": sorted(k for k in src_sd if _layer(k) not in wanted),
+        "layers": [min(wanted), max(wanted)],
+    }
+
+
+def load_counted(model: torch.nn.Module, copied: dict[str, torch.Tensor]) -> dict:
+    """Load `copied` (keys and shapes already checked against the model) into `model`, read every tensor back,
+    and count the tensors and parameters transferred and left."""
+    dst_sd = model.state_dict()
     result = model.load_state_dict(copied, strict=False)
     assert not result.unexpected_keys, result.unexpected_keys
     for key, value in copied.items():  # read back: every copied tensor is in place
@@ -115,8 +126,6 @@ def transfer(src_sd: dict[str, torch.Tensor], model: torch.nn.Module,
         "params_transferred": n_params_copied,
         "params_total": n_params,
         "params_left": n_params - n_params_copied,
-        "source_tensors_unused": sorted(k for k in src_sd if _layer(k) not in wanted),
-        "layers": [min(wanted), max(wanted)],
     }
 
 

@@ -27,7 +27,7 @@ import torch
 from vigil.models.catalogue import sha256_file, shared_dir
 from vigil.models.datasets import FIRE_SMOKE_NAMES
 from vigil.models.ultralytics_env import logs_to_stderr
-from vigil.models.yolov5_convert import build_target, save_init
+from vigil.models.yolov5_convert import build_target, load_counted, save_init
 
 SOURCE_FILE = "models/yolov8n_coco_int8.tflite"
 TARGET_CFG = "yolov8n.yaml"
@@ -195,9 +195,9 @@ def tflite_predict(path: Path, image: torch.Tensor) -> np.ndarray:
     return raw
 
 
-def parity(model, source: Path, image: torch.Tensor, conf: float = 0.3) -> dict:
-    """Compare the torch COCO network with the TFLite file on one image: class-score and box differences."""
-    ref = tflite_predict(source, image)
+def parity(model, ref: np.ndarray, image: torch.Tensor, conf: float = 0.3) -> dict:
+    """Compare the torch COCO network with the TFLite file's output `ref` (`tflite_predict`) on the same image:
+    class-score and box differences."""
     model.eval()
     with torch.no_grad():
         out = model(image[None])[0][0].numpy()
@@ -251,11 +251,12 @@ def convert(out: Path, source: Path | None = None, names: dict[int, str] | None 
     coco = build(80)
     n_loaded = load_folded(coco, read_convs(source))
     probe = load_images([parity_image()], SOURCE_IMGSZ)[0]
-    before = parity(coco, source, probe)
+    ref = tflite_predict(source, probe)
+    before = parity(coco, ref, probe)
     _check(before, "folded weights")
     calibration = list(calibration or calibration_images())
     unfold_batchnorm(coco, load_images(calibration, imgsz))
-    after = parity(coco, source, probe)
+    after = parity(coco, ref, probe)
     _check(after, "after unfolding batch norm")
     unfold_drift = float(np.abs(after["_out"] - before["_out"]).max())
 
@@ -265,10 +266,6 @@ def convert(out: Path, source: Path | None = None, names: dict[int, str] | None 
     bad = [k for k, v in copied.items() if k not in dst_sd or dst_sd[k].shape != v.shape]
     if bad:
         raise ValueError(f"layouts differ: {bad[:5]}")
-    model.load_state_dict(copied, strict=False)
-    params = dict(model.named_parameters())
-    n_params = sum(p.numel() for p in params.values())
-    n_copied = sum(params[k].numel() for k in copied if k in params)
     report = {
         "source": str(source),
         "source_sha256": sha256_file(source),
@@ -276,12 +273,7 @@ def convert(out: Path, source: Path | None = None, names: dict[int, str] | None 
         "names": names,
         "convolutions": len(conv_order(coco)),
         "values_dequantized": n_loaded,
-        "tensors_transferred": len(copied),
-        "tensors_total": len(dst_sd),
-        "tensors_left": len(dst_sd) - len(copied),
-        "params_transferred": n_copied,
-        "params_total": n_params,
-        "params_left": n_params - n_copied,
+        **load_counted(model, copied),
         "fresh": [p.rstrip(".") for p in FRESH],
         "calibration_images": len(calibration),
         "calibration_imgsz": imgsz,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from helpers import run_vigil, shared_path
-from vigil.vision.tracking import iou_matrix
+from vigil.vision.boxes import iou_matrix
 from vigil_fixtures import ultralytics_asset
 
 FIRE_ONNX = Path(__file__).resolve().parents[1] / "models" / "fire_smoke" / "fire_smoke_yolov8n_320.onnx"  # the default fire model

@@ -15,7 +15,7 @@ import cv2
 import pytest
 
 from helpers import run_vigil, shared_path
-from vigil.vision.tracking import iou_matrix
+from vigil.vision.boxes import iou_matrix
 
 FIRE_DIR = Path(__file__).resolve().parents[1] / "models" / "fire_smoke"
 FIRE_FLOAT = FIRE_DIR / "fire_smoke_yolov5n_320.onnx"

@@ -173,3 +173,60 @@ def test_schedule_disarms_rule():
     for i in range(20, 40):  # night
         pipe.process(img, float(i), datetime(2026, 11, 24, 21, 0, i))
     assert [k for k, _ in sink.log] == ["start"] and sink.log[0][1].started_t == 25.0
+
+
+FIRE_NAMES = {0: "fire", 1: "smoke"}
+
+
+def fire_dets(*rows) -> Detections:
+    """rows of (class_id 0 fire / 1 smoke, conf, x0, y0, x1, y1)"""
+    a = np.array(rows, np.float32).reshape(-1, 6)
+    return Detections(a[:, 2:6], a[:, 1], a[:, 0].astype(np.int32), FIRE_NAMES)
+
+
+def fire_camera(**rule):
+    cfg = parse_config({"institutions": [{"id": "a", "name": "A", "region": "X"}], "cameras": [{
+        "id": "c", "name": "c", "url": "x.mp4", "institution": "a", "site_kind": "lobby", "detect_fps": 2,
+        "zones": [{"name": "hall", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                   "rules": [dict(type="fire_smoke", k=1, n=1, min_motion=None, **rule)]}]}]})
+    return cfg.cameras[0]
+
+
+PERSON = (0, 0.9, 100, 40, 220, 330)
+
+
+@pytest.mark.parametrize("box,rule,fires,object_calls", [
+    ((1, 0.8, 120, 90, 200, 200), {}, False, 3),  # smoke on a person's jacket: dropped; one person check per frame
+    ((1, 0.8, 170, 90, 290, 200), {}, True, 3),  # smoke beside the person (covered 42 %): kept
+    ((0, 0.8, 120, 90, 200, 200), {}, True, 0),  # flame on a person is a fire; no person check for flame
+    ((1, 0.8, 120, 90, 200, 200), {"person_overlap": None}, True, 0),  # check switched off
+    ((1, 0.8, 120, 90, 200, 200), {"person_confidence": 0.95}, True, 3),  # the person is not trusted
+])
+def test_fire_rule_person_check_on_a_fire_only_camera(box, rule, fires, object_calls):
+    """A fire-only camera never runs the object model on its own; the rule asks for persons on a frame only
+    when it has a smoke box to judge, and drops smoke that a person covers by `person_overlap` (0.6)."""
+    objects = ScriptedDetector(lambda i: dets(PERSON))
+    sink = ListSink()
+    pipe = CameraPipeline(fire_camera(**rule), objects, sink, ScriptedDetector(lambda i: fire_dets(box)))
+    assert not pipe.needs_objects
+    img = np.zeros((360, 640, 3), np.uint8)
+    for i in range(3):
+        pipe.process(img, i * 0.5, datetime(2026, 11, 24, 10, 0))
+    assert ([k for k, _ in sink.log] == ["start"]) is fires, sink.log
+    assert objects.i == pipe.person_checks == object_calls
+    assert pipe.monitors[0].rule.rejected_person == (0 if fires else 3)
+
+
+def test_fire_rule_person_check_uses_this_frames_objects_only():
+    """In the scheduler's path: persons the object model found on this very frame are used as they are (no
+    extra call); remembered persons from an earlier frame are not trusted, the object model runs again."""
+    smoke = fire_dets((1, 0.8, 120, 90, 200, 200))
+    objects = ScriptedDetector(lambda i: dets(PERSON))
+    pipe = CameraPipeline(fire_camera(), objects, ListSink(), ScriptedDetector(lambda i: smoke))
+    img = np.zeros((360, 640, 3), np.uint8)
+    wall = datetime(2026, 11, 24, 10, 0)
+    pipe.process(img, 0.0, wall, precomputed=True, objects=dets(PERSON), fire=smoke, objects_fresh=True)
+    assert objects.i == 0 and pipe.monitors[0].rule.rejected_person == 1
+    moved = dets((0, 0.9, 400, 40, 520, 330))  # remembered: the person stood elsewhere a second ago
+    pipe.process(img, 0.5, wall, precomputed=True, objects=moved, fire=smoke, objects_fresh=False)
+    assert objects.i == 1 and pipe.monitors[0].rule.rejected_person == 2

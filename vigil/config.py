@@ -124,6 +124,8 @@ class FireSmokeRule(RuleBase):
     clear_s: float = F(10.0, title="Clear seconds", description="No confirmed fire/smoke for this long ends the event.", ge=0)
     min_motion: float | None = F(0.04, title="Minimum motion", description="Temporal check: share of a box's pixels that must change between two detection frames (flames flicker, smoke drifts); rejects static red/orange objects, lamps, sunlight and pictures of fire. null switches it off.", ge=0, le=1)
     motion_level: int = F(10, title="Motion level", description="Grey-level change (0-255, after a light blur) that counts a pixel as changed; above sensor noise.", ge=1, le=255)
+    person_overlap: float | None = F(0.6, title="Person overlap", description="Smoke boxes of which one detected person covers at least this share are dropped: grey or pale clothing is the smoke model's commonest false alarm. On a frame with such a smoke candidate the object model runs too (also on fire-only cameras). Flame boxes are never dropped. null switches the check off.", gt=0, le=1)
+    person_confidence: float = F(0.35, title="Person confidence", description="Lowest person score the smoke person check trusts.", ge=0.01, le=1)
 
     @model_validator(mode="after")
     def _k_le_n(self) -> "FireSmokeRule":

@@ -126,7 +126,8 @@ class CameraProcessor:
         self.rules_rate.tick(now)
         try:
             self.pipeline.process(frame.image, frame.pts_s, datetime.fromtimestamp(frame.wall, self.tz),
-                                  precomputed=True, objects=self.remembered, fire=fire)
+                                  precomputed=True, objects=self.remembered, fire=fire,
+                                  objects_fresh=objects is not None)
             self.last_error = None
         except Exception as exc:  # one bad frame must not kill the camera
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -177,6 +178,7 @@ class CameraProcessor:
         h["lag_s"] = round(self.lag_s, 3)
         h["dropped_frames"] = self.reader.frames.dropped + self.reader.torn_frames
         h["skipped_frames"] = self.skipped_frames
+        h["person_checks"] = self.pipeline.person_checks
         h["queue_depth"] = len(self.reader.frames)
         h["detections"] = self.pipeline.frames_processed
         h["offline_event_id"] = self.offline_event.id if self.offline_event else None

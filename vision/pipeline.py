@@ -30,6 +30,22 @@ class RuleMonitor:
     armed: bool = True
 
 
+class PersonProbe:
+    """Persons on one frame, for rules that need them only now and then (the fire rule's person check):
+    the object detections when the object model ran on this frame, else one object-model call made on
+    the first ask and kept for the frame's other rules."""
+
+    def __init__(self, pipeline: "CameraPipeline", image: np.ndarray, fresh: Detections | None):
+        self._pipeline, self._image = pipeline, image
+        self._persons = fresh.of_classes(["person"]) if fresh is not None else None
+
+    def __call__(self) -> Detections:
+        if self._persons is None:
+            self._persons = self._pipeline.detector.detect(self._image).of_classes(["person"])
+            self._pipeline.person_checks += 1
+        return self._persons
+
+
 class CameraPipeline:
     def __init__(self, camera: Camera, detector: Detector, sink: EventSink, fire_detector: Detector | None = None,
                  fire_reason: str | None = None):
@@ -48,26 +64,30 @@ class CameraPipeline:
         # one frame difference per camera for the temporal check of all its fire rules
         self.flicker = FlickerMeter() if self.needs_fire else None
         self.frames_processed = 0
+        self.person_checks = 0  # object-model calls made on demand for a person check (see PersonProbe)
         self.last_detections = None
 
     # -- per frame -------------------------------------------------------------------------
     def process(self, image: np.ndarray, t: float, wall: datetime, *, precomputed: bool = False,
-                objects: Detections | None = None, fire: Detections | None = None) -> list[EventRecord]:
+                objects: Detections | None = None, fire: Detections | None = None,
+                objects_fresh: bool = False) -> list[EventRecord]:
         """Run every rule on one sampled frame; returns events started or ended.
 
         By default the detectors run here. A scheduler that batches detection across cameras passes
-        `precomputed=True` with `objects` (fresh or remembered from the last run on a still scene) and
-        `fire` (None when the fire model did not run on this frame: fire rules then skip the frame)."""
+        `precomputed=True` with `objects` (fresh or remembered from the last run on a still scene; say which
+        with `objects_fresh`) and `fire` (None when the fire model did not run on this frame: fire rules
+        then skip the frame)."""
         if not precomputed:
             objects = self.detector.detect(image) if self.needs_objects else None
             fire = self.fire_detector.detect(image) if self.needs_fire else None
+            objects_fresh = objects is not None
         dets = objects if objects is not None else Detections.empty(getattr(self.detector, "names", None))
         flicker = None
         if self.flicker is not None and fire is not None:
             self.flicker.update(image)
             flicker = self.flicker
         ctx = FrameContext(self.camera.id, self.camera.site_kind, image, t, wall, dets, fire, self.background,
-                           flicker=flicker)
+                           flicker=flicker, person_probe=PersonProbe(self, image, objects if objects_fresh else None))
         if self.background is not None:
             self.background.update(image, t, ctx.persons)
         self.frames_processed += 1

@@ -20,6 +20,7 @@ CAMERA_METRICS = [
     ("vigil_camera_detections_total", "counter", "Frames run through detector and rules", "detections"),
     ("vigil_camera_dropped_frames_total", "counter", "Frames dropped because the processor was busy", "dropped_frames"),
     ("vigil_camera_reconnects_total", "counter", "Reconnects after a lost stream", "reconnects"),
+    ("vigil_camera_person_checks_total", "counter", "Object-model calls made on demand to check a smoke box against persons", "person_checks"),
 ]
 
 # name, type, help, value of a detector

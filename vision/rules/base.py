@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 import numpy as np
 
@@ -31,6 +31,8 @@ class FrameContext:
     background: StationaryForeground | None = None
     persons: Detections | None = None
     flicker: FlickerMeter | None = None  # the camera's frame difference, fed this frame, when the fire model ran
+    # persons on this very frame, asked for only when needed (the object model may not have run on it)
+    person_probe: Callable[[], Detections] | None = None
 
     def __post_init__(self) -> None:
         if self.persons is None:

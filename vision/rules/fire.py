@@ -5,7 +5,11 @@ disabled.
 The temporal check is what separates a flame from a red fire extinguisher, an orange lamp, a patch of
 evening sun or a poster of a fire: inside a real flame or smoke plume the picture changes from one
 detection frame to the next (flicker, drift). A box counts only if at least `min_motion` of its pixels
-changed by more than `motion_level` grey levels since the previous detection frame."""
+changed by more than `motion_level` grey levels since the previous detection frame.
+
+The person check drops smoke boxes that mostly lie on a detected person: a grey jacket or a pale
+uniform is what a smoke model most often mistakes for smoke (it moves, so the temporal check passes it).
+Flame boxes are never dropped: a person on fire is a fire."""
 from __future__ import annotations
 
 from collections import deque
@@ -14,6 +18,7 @@ import cv2
 import numpy as np
 
 from vigil.config import FireSmokeRule
+from vigil.vision.boxes import covered_share
 from vigil.vision.detections import Detections
 from vigil.vision.rules.base import FrameContext, Observation, ZoneRule
 
@@ -68,6 +73,7 @@ class FireSmoke(ZoneRule):
         self._window: deque[bool] = deque(maxlen=params.n)
         self._own_flicker: FlickerMeter | None = None  # when the context brings none (a rule used on its own)
         self.rejected_static = 0  # boxes the temporal check turned down (for tuning and tests)
+        self.rejected_person = 0  # smoke boxes the person check turned down
 
     on_s = 0.0  # confirmation is the k-of-n window
 
@@ -91,8 +97,22 @@ class FireSmoke(ZoneRule):
         thr = np.where(names == "smoke", p.smoke_confidence, p.fire_confidence)
         h, w = ctx.image.shape[:2]
         keep = (d.confidence >= thr) & (d.area >= p.min_box_ratio * w * h) & np.isin(names, ["fire", "smoke", "flame"])
-        d = self.zone(ctx.image).select(d[keep], 0.3)
+        d = self.without_persons(ctx, self.zone(ctx.image).select(d[keep], 0.3))
         return d, meter.motion(d.xyxy, p.motion_level)
+
+    def without_persons(self, ctx: FrameContext, d: Detections) -> Detections:
+        """`d` less the smoke boxes a detected person covers by `person_overlap` or more (asks the frame's
+        person probe only when there is a smoke box to judge)."""
+        p = self.params
+        if p.person_overlap is None or ctx.person_probe is None or not len(d):
+            return d
+        smoke = np.array(d.class_names) == "smoke"
+        if not smoke.any():
+            return d
+        persons = ctx.person_probe().above(p.person_confidence)
+        drop = smoke & (covered_share(d.xyxy, persons.xyxy) >= p.person_overlap)
+        self.rejected_person += int(drop.sum())
+        return d[~drop]
 
     def _flicker(self, ctx: FrameContext) -> FlickerMeter:
         if ctx.flicker is not None:

@@ -4,7 +4,7 @@
   never used for training) and nothing on photos without fire;
 - the temporal check turns down a perfectly still picture of a fire (a static orange thing the model does
   call fire), while the same rule confirms the real handheld car-fire video within 3 s;
-- a video made from real care-ward CCTV frames raises no fire event.
+- a video made from real care-ward CCTV frames and the real street footage raise no fire event.
 """
 from __future__ import annotations
 
@@ -168,6 +168,47 @@ def test_real_car_fire_video_raises_fire_within_3s():
     assert fire[0]["confidence"] >= 0.4
 
 
+def test_real_street_footage_raises_no_fire():
+    """Real street crossing (686 frames, crowds in grey and pale clothes), the whole frame watched for flame and
+    smoke: no event, with the person check and without it (`--param person_overlap=null`)."""
+    video = shared_path("data", "video", "street_crowd.mp4")
+    for extra in ([], ["--param", "person_overlap=null"]):
+        events, proc = replay(str(video), "--kind", "lobby", "--rule", "fire_smoke", *extra, "--fast", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert events == [], extra
+
+
+def test_person_check_drops_smoke_on_people_and_keeps_real_smoke(fire_detector):
+    """Every frame of the two real videos through the rule's person check, with the real object model: the few
+    smoke boxes >= 0.4 the model reports on the street crossing lie on passers-by and are dropped (measured: 2 of
+    686 frames); the smoke of the burning car lies on no one and is kept (measured: 8 boxes)."""
+    from vigil.config import FireSmokeRule
+    from vigil.models.catalogue import resolve_model
+    from vigil.replay import iter_video
+    from vigil.vision.detections import Detections
+    from vigil.vision.detector import load_detector
+    from vigil.vision.rules.base import FrameContext
+    from vigil.vision.rules.fire import FireSmoke
+
+    objects = load_detector(resolve_model(None), 320, 0.25)
+    t0 = datetime(2026, 11, 24, 12, 0)
+    counts = {}
+    for name in ("street_crowd.mp4", "car_fire_handheld.mp4"):
+        rule = FireSmoke(FireSmokeRule(type="fire_smoke"), "all", [(0, 0), (1, 0), (1, 1), (0, 1)], model_available=True)
+        smoke = 0
+        for image, t in iter_video(shared_path("data", "video", name), 1000.0, realtime=False):  # every frame
+            d = fire_detector.detect(image).of_classes(["smoke"]).above(0.4)
+            if len(d):
+                smoke += len(d)
+                ctx = FrameContext("c", "lobby", image, t, t0, Detections.empty(),
+                                   person_probe=lambda im=image: objects.detect(im).of_classes(["person"]))
+                rule.without_persons(ctx, d)
+        counts[name] = (smoke, rule.rejected_person)
+    street, car = counts["street_crowd.mp4"], counts["car_fire_handheld.mp4"]
+    assert street[0] >= 1 and street[1] == street[0], counts
+    assert car[0] >= 4 and car[1] == 0, counts
+
+
 @pytest.fixture(scope="module")
 def care_ward_video(tmp_path_factory) -> Path:
     """120 real held-out care-ward CCTV frames, each held 0.5 s (10 fps), as an mp4: a minute of ward footage."""
@@ -188,10 +229,11 @@ def test_care_ward_video_raises_no_fire(care_ward_video):
     assert events == []
 
 
-def test_shipped_model_meets_fire_target_on_valid_split():
-    """`vigil models eval` of the shipped ONNX on the whole valid split reaches the issue's fire target
-    (AP50 >= 0.80) and holds smoke above the earlier default (0.50 is not met yet, see the model card; speed is measured by the same command
-    and reported in the README, not asserted here). No label cache is written into the shared folder."""
+def test_shipped_model_meets_fire_and_smoke_targets_on_valid_split():
+    """`vigil models eval` of the shipped ONNX on the whole valid split reaches the issue's targets (fire AP50
+    >= 0.80, smoke AP50 >= 0.50; with 25 smoke boxes the smoke figure is coarse, see the model card; speed is
+    measured by the same command and reported in the README, not asserted here). No label cache is written into
+    the shared folder."""
     import json
 
     from vigil.models.catalogue import default_model
@@ -203,5 +245,5 @@ def test_shipped_model_meets_fire_target_on_valid_split():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["images"] == 262 and result["boxes_per_class"] == {"fire": 263, "smoke": 25}
     assert result["ap50"]["fire"] >= 0.80, result
-    assert result["ap50"]["smoke"] >= 0.40, result  # measured 0.470 (the earlier YOLOv5n default: 0.161)
+    assert result["ap50"]["smoke"] >= 0.50, result  # measured 0.511 (the earlier YOLOv5n default: 0.161)
     assert not list(root.rglob("*.cache")), "ultralytics wrote a label cache into the shared folder"

@@ -66,9 +66,11 @@ def test_quantize_cli_writes_a_model_that_still_finds_fire(tmp_path):
     import onnx
 
     out = tmp_path / "fire_int8.onnx"
-    proc = run_vigil("models", "quantize", "--model", str(FIRE_FLOAT), "--out", str(out), "--images", "16", timeout=300)
+    proc = run_vigil("models", "quantize", "--model", str(FIRE_FLOAT), "--out", str(out), "--images", "16",
+                     "--negatives", "care-ward", "--negative-images", "4", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "wrote" in proc.stdout and out.is_file()
+    assert "calibrated on 16 images" in proc.stdout and "(4 of them fire-free, from care-ward)" in proc.stdout
     model = onnx.load(str(out))
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("QuantizeLinear") > 50 and ops.count("DequantizeLinear") > 50
@@ -79,12 +81,16 @@ def test_quantize_cli_writes_a_model_that_still_finds_fire(tmp_path):
     assert found >= 0.8 and precise >= 0.8, (found, precise)
 
 
-def test_quantize_cli_rejects_an_empty_calibration_folder(tmp_path):
+def test_quantize_cli_rejects_a_bad_calibration_set(tmp_path):
     (tmp_path / "calib").mkdir()
     proc = run_vigil("models", "quantize", "--model", str(FIRE_FLOAT), "--out", str(tmp_path / "x.onnx"),
                      "--calibration", str(tmp_path / "calib"))
     assert proc.returncode == 2
     assert "no calibration images" in proc.stderr
+    assert not (tmp_path / "x.onnx").exists()
+    proc = run_vigil("models", "quantize", "--model", str(FIRE_FLOAT), "--out", str(tmp_path / "x.onnx"),
+                     "--images", "16", "--negatives", "care-ward", "--negative-images", "16")
+    assert proc.returncode == 2 and "--negative-images (16) must be fewer than --images (16)" in proc.stderr
     assert not (tmp_path / "x.onnx").exists()
 
 

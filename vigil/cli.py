@@ -99,7 +99,7 @@ def replay(
     kind: str = typer.Option("corridor", "--kind", help="Site kind when no config is given"),
     zone: Optional[str] = typer.Option(None, "--zone", help="Zone polygon x,y,x,y,... in 0..1 (default: whole frame)"),
     rule: list[str] = typer.Option([], "--rule", help="Rule type(s) to run (default: those that fit --kind)"),
-    param: list[str] = typer.Option([], "--param", help="Rule parameter override key=value, e.g. dwell_s=10"),
+    param: list[str] = typer.Option([], "--param", help="Rule parameter override key=value, e.g. dwell_s=10 (null switches an optional check off)"),
     detect_fps: float = typer.Option(2.0, "--detect-fps", help="Detection rate without a config"),
     model: Optional[str] = typer.Option(None, "--model", help="Object model name or path"),
     fire_model: Optional[str] = typer.Option(None, "--fire-model", help="Fire/smoke model name or path (default: the config's, else the catalogue's default)"),
@@ -120,7 +120,9 @@ def replay(
             params = {}
             for p in param:
                 k, _, v = p.partition("=")
-                params[k.strip()] = float(v) if v.replace(".", "", 1).isdigit() else v
+                v = v.strip()
+                params[k.strip()] = (float(v) if v.replace(".", "", 1).isdigit()
+                                     else None if v.lower() in ("null", "none") else v)
             cam = adhoc_camera(video, kind, parse_zone(zone) if zone else None, rule or None, params, detect_fps)
     except (ValueError, KeyError) as exc:
         if isinstance(exc, ValidationError):
@@ -236,6 +238,8 @@ def models_quantize(
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Folder of calibration images (default: ../shared/data/fire_smoke_indoor/train/images)"),
     images: int = typer.Option(100, "--images", min=1, help="Calibration images used (evenly strided, sorted)"),
     method: str = typer.Option("percentile", "--method", help="Activation range calibration: percentile, minmax or entropy"),
+    negatives: Optional[str] = typer.Option(None, "--negatives", help="Fire-free frames in the calibration set: care-ward (the training half of the care-ward frames) or a folder"),
+    negative_images: int = typer.Option(30, "--negative-images", min=1, help="How many of the --images are --negatives frames"),
 ) -> None:
     """Static int8 quantization (ONNX Runtime QDQ; head decoding stays float) for faster CPU inference."""
     from vigil.models.datasets import fire_smoke_root
@@ -244,7 +248,8 @@ def models_quantize(
     if method not in ("percentile", "minmax", "entropy"):
         _fail(f"--method must be percentile, minmax or entropy, not {method!r}")
     with _usage_errors(FileNotFoundError, ValueError):
-        report = quantize_int8(model, out, calibration or fire_smoke_root() / "train" / "images", images=images, method=method)
+        report = quantize_int8(model, out, calibration or fire_smoke_root() / "train" / "images", images=images, method=method,
+                              negatives=negatives, negative_count=negative_images if negatives else 0)
     typer.echo(summary(report))
     typer.echo(f"wrote {report['out']} (sha256 {report['sha256']})")
 

@@ -230,3 +230,49 @@ def test_fire_rule_person_check_uses_this_frames_objects_only():
     moved = dets((0, 0.9, 400, 40, 520, 330))  # remembered: the person stood elsewhere a second ago
     pipe.process(img, 0.5, wall, precomputed=True, objects=moved, fire=smoke, objects_fresh=False)
     assert objects.i == 1 and pipe.monitors[0].rule.rejected_person == 2
+
+
+class SlotReader:
+    """The part of a camera reader the scheduler's turn uses: its bounded frame slot."""
+
+    def __init__(self):
+        from vigil.streams.frames import LatestFrameSlot
+
+        self.frames = LatestFrameSlot(maxsize=1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scheduler_runs_the_object_model_for_a_smoke_person_check_before_the_rules(workers):
+    """A fire-only camera whose fire result holds smoke: the scheduler sends the frame out once more, to the
+    object model, and runs the rules when it is back (the rule then uses those persons and calls nothing
+    itself); a frame with flame only is not sent out again."""
+    import time
+    from zoneinfo import ZoneInfo
+
+    from vigil.processor import CameraProcessor
+    from vigil.scheduler import DetectionScheduler
+    from vigil.streams.frames import Frame
+
+    on_person, flame = fire_dets((1, 0.8, 120, 90, 200, 200)), fire_dets((0, 0.8, 120, 90, 200, 200))
+    objects = ScriptedDetector(lambda i: dets(PERSON))
+    fire = ScriptedDetector(lambda i: on_person if i < 4 else flame)
+    cam, sink = fire_camera(), ListSink()
+    pipe = CameraPipeline(cam, objects, sink, fire)
+    reader = SlotReader()
+    proc = CameraProcessor(cam, reader, pipe, sink, ZoneInfo("Asia/Shanghai"), still_recheck_s=0.5)
+    sched = DetectionScheduler([proc], objects, fire, workers=workers)
+    rng = np.random.default_rng(0)
+    try:
+        for i in range(6):
+            reader.frames.put(Frame(rng.integers(0, 255, (360, 640, 3), np.uint8), i * 0.5, time.time(), i))
+            deadline = time.monotonic() + 5
+            while pipe.frames_processed < i + 1 and time.monotonic() < deadline:
+                sched.turn()
+                time.sleep(0.01)
+    finally:
+        sched.stop()
+    rule = pipe.monitors[0].rule
+    assert fire.i == 6 and pipe.frames_processed == 6
+    assert objects.i == pipe.person_checks == proc.objects_count == 4  # the smoke frames only
+    assert rule.rejected_person == 4
+    assert [k for k, _ in sink.log] == ["start"] and sink.log[0][1].started_t == 2.0  # the flame at 2.0 s

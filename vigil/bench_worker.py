@@ -91,6 +91,7 @@ def run_vigil(spec: dict) -> dict:
         obj0 = {p.camera.id: p.objects_count for p in procs}
         fire0 = {p.camera.id: p.fire_count for p in procs}
         drop0 = {p.camera.id: p.reader.frames.dropped + p.reader.torn_frames for p in procs}
+        checks0 = {p.camera.id: p.pipeline.person_checks for p in procs}
         cpu0, dec0, t0 = meter.cpu_s(), meter.cpu_s(children_only=True), time.monotonic()
         busy0, rules0 = rt.scheduler.busy_s, rt.scheduler.rules_s
         det0 = (rt.detector.calls, rt.detector.total_ms)
@@ -128,6 +129,7 @@ def run_vigil(spec: dict) -> dict:
             "scheduler_busy_share": round((rt.scheduler.busy_s - busy0) / wall, 3),
             "rules_share": round((rt.scheduler.rules_s - rules0) / wall, 3),
             "objects_ms_per_image": round(total_ms / calls, 2) if calls else None,
+            "person_checks": sum(p.pipeline.person_checks - checks0[p.camera.id] for p in procs),
             "offline_cameras": [c for c, v in per_cam.items() if v["status"] != "online"],
             "per_camera": per_cam, "seconds": round(wall, 1),
         }

@@ -6,7 +6,9 @@ rate, fire model at >= 2 Hz, both slowed to a re-check every `still_recheck_s` w
 a still scene) and hands the model calls, a few frames per call, to `workers` single-threaded inference
 threads, one per core (on a small CPU that beats one multi-threaded call, whose threads wait on each
 other). The turn does not wait for them: the workers never idle behind a slow batch or behind the rules,
-which run in this thread while inference runs in the others. One frame per camera is in flight at a time,
+which run in this thread while inference runs in the others. A frame whose fire result holds a smoke box
+the fire rule wants checked against persons goes back out for the object model (when that did not already run
+on it) before its rules run, so the check never blocks this thread. One frame per camera is in flight at a time,
 so a slow box drops stale frames instead of queueing them. On a still scene the rules keep their rate with
 the remembered detections (Frigate keeps stationary objects the same way).
 
@@ -109,21 +111,24 @@ class DetectionScheduler:
         if not work:
             return done
         self._inflight.update(item.processor for item in work)
-        jobs = []  # (detector, items, which result): at most max_batch frames each, spread over the workers
         for which, detector in (("objects", self.detector), ("fire", self.fire_detector)):
-            todo = [(item, which) for item in work if (item.want_objects if which == "objects" else item.want_fire)]
-            if not todo:
-                continue
-            size = min(self.max_batch, -(-len(todo) // self.workers))
-            jobs += [(detector, todo[k:k + size]) for k in range(0, len(todo), size)]
-        for job in jobs:
-            if self._pool is None:
-                self._run_job(*job)
-            else:
-                self._pool.submit(self._run_job, *job)
+            self._submit(detector, [(item, which) for item in work
+                                    if (item.want_objects if which == "objects" else item.want_fire)])
         if self._pool is None:
             done += self._drain()
         return done
+
+    def _submit(self, detector, todo: list[tuple["_Item", str]]) -> None:
+        """Hand one model's calls out: at most max_batch frames per call, spread over the workers (inline
+        without a pool)."""
+        if not todo:
+            return
+        size = min(self.max_batch, -(-len(todo) // self.workers))
+        for k in range(0, len(todo), size):
+            if self._pool is None:
+                self._run_job(detector, todo[k:k + size])
+            else:
+                self._pool.submit(self._run_job, detector, todo[k:k + size])
 
     def _run_job(self, detector, todo: list[tuple["_Item", str]]) -> None:
         """Worker side: one model over a few frames; a finished item goes back to the scheduler thread."""
@@ -144,14 +149,27 @@ class DetectionScheduler:
         self.wake.set()
 
     def _drain(self) -> int:
-        """Evaluate the rules of every item whose model calls have all come back (scheduler thread)."""
-        with self._lock:
-            ready, self._done = self._done, []
-        for item in ready:
-            self._inflight.discard(item.processor)
-            if not item.failed:
-                self._evaluate(item)
-        return len(ready)
+        """Evaluate the rules of every item whose model calls have all come back (scheduler thread); an item
+        whose smoke wants a person check goes out once more, for the object model."""
+        evaluated = 0
+        while True:
+            with self._lock:
+                ready, self._done = self._done, []
+            again = []
+            for item in ready:
+                if not item.failed and item.objects is None and not item.want_objects \
+                        and item.processor.pipeline.wants_persons(item.fire):
+                    item.want_objects, item.pending = True, 1
+                    item.processor.pipeline.person_checks += 1
+                    again.append((item, "objects"))
+                    continue
+                self._inflight.discard(item.processor)
+                if not item.failed:
+                    self._evaluate(item)
+                evaluated += 1
+            self._submit(self.detector, again)
+            if not again or self._pool is not None:  # with workers the follow-ups come back in a later turn
+                return evaluated
 
     def _evaluate(self, item: "_Item") -> None:
         t0 = time.perf_counter()

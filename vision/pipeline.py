@@ -67,6 +67,11 @@ class CameraPipeline:
         self.person_checks = 0  # object-model calls made on demand for a person check (see PersonProbe)
         self.last_detections = None
 
+    def wants_persons(self, fire: Detections | None) -> bool:
+        """Whether a rule will ask for persons on a frame with these fire detections (see PersonProbe): a
+        scheduler then runs the object model on that frame first, so no rule has to call it inline."""
+        return fire is not None and any(m.rule.disabled_reason is None and m.rule.wants_persons(fire) for m in self.monitors)
+
     # -- per frame -------------------------------------------------------------------------
     def process(self, image: np.ndarray, t: float, wall: datetime, *, precomputed: bool = False,
                 objects: Detections | None = None, fire: Detections | None = None,

@@ -133,5 +133,10 @@ class ZoneRule(ABC):
     def params_dict(self) -> dict[str, Any]:
         return self.params.model_dump(mode="json")
 
+    def wants_persons(self, fire: Detections) -> bool:
+        """Whether this rule will ask for persons on a frame with these fire/smoke detections (a scheduler
+        then runs the object model on the frame before the rules instead of leaving the rule to call it)."""
+        return False
+
     @abstractmethod
     def observe(self, ctx: FrameContext) -> Observation: ...

@@ -100,6 +100,13 @@ class FireSmoke(ZoneRule):
         d = self.without_persons(ctx, self.zone(ctx.image).select(d[keep], 0.3))
         return d, meter.motion(d.xyxy, p.motion_level)
 
+    def wants_persons(self, fire: Detections) -> bool:
+        p = self.params
+        if p.person_overlap is None or not len(fire):
+            return False
+        smoke = fire.of_classes(["smoke"])
+        return bool(len(smoke)) and float(smoke.confidence.max()) >= p.smoke_confidence
+
     def without_persons(self, ctx: FrameContext, d: Detections) -> Detections:
         """`d` less the smoke boxes a detected person covers by `person_overlap` or more (asks the frame's
         person probe only when there is a smoke box to judge)."""

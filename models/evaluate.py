@@ -61,8 +61,10 @@ def time_predict(model, images: list[Path], imgsz: int, device: str = "cpu", war
 
 
 def evaluate(model: str | Path, data: Path, imgsz: int = 320, images: int | None = None, timing_images: int = 50,
-             device: str = "cpu", batch: int = 8, seed: int = 0, workers: int = 0, threads: int | None = None) -> dict:
-    """ultralytics val on `data`'s val split (a seeded subset of `images` images when given) plus timing.
+             device: str = "cpu", batch: int = 8, seed: int = 0, workers: int = 0, threads: int | None = None,
+             bootstrap: int = 0) -> dict:
+    """ultralytics val on `data`'s val split (a seeded subset of `images` images when given) plus timing, and
+    with `bootstrap` > 0 a resampled 90 % interval of each class's AP50 (models/bootstrap.py).
 
     `model` is a file path (.pt, .onnx, OpenVINO folder, ...); resolve catalogue names before calling."""
     from ultralytics import YOLO
@@ -79,6 +81,10 @@ def evaluate(model: str | Path, data: Path, imgsz: int = 320, images: int | None
                            verbose=False, save_json=False, project=tmp, name="val", exist_ok=True, workers=workers)
         out = metrics_summary(metrics, names or dict(metrics.names))
         timing = time_predict(yolo, val_files[:timing_images], imgsz, device=device, threads=threads)
+        if bootstrap:
+            from vigil.models.bootstrap import bootstrap_ap50
+            out.update(bootstrap_ap50(Path(model), val_files, names or dict(metrics.names), imgsz, rounds=bootstrap,
+                                      seed=seed))
     out.update(timing)
     fmt = Path(model).suffix.lstrip(".") or "dir"
     out.update({"imgsz": imgsz, "model": str(model), "format": fmt, "images": len(val_files), "device": device,
@@ -100,4 +106,5 @@ def human_lines(result: dict) -> list[str]:
         f"{result['imgsz']} px, batch 1, {result['device']}"
         f"{' (%d torch threads)' % result['torch_threads'] if 'torch_threads' in result else ''}, "
         f"median of {result['timing_images']}",
-    ]
+    ] + (["AP50 90 %  " + ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in result["ap50_interval90"].items())
+          + f" ({result['bootstrap_rounds']} resamples of the images)"] if "ap50_interval90" in result else [])

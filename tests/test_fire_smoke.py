@@ -229,6 +229,19 @@ def test_care_ward_video_raises_no_fire(care_ward_video):
     assert events == []
 
 
+def test_bootstrap_matching_is_per_class_one_to_one_in_score_order():
+    from vigil.models.bootstrap import match
+
+    gt_cls = np.array([0, 1])
+    gt = np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float64)
+    det = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 40, 40], [50, 50, 60, 60]], np.float32)
+    conf = np.array([0.5, 0.9, 0.8, 0.7], np.float32)
+    cls = np.array([0, 0, 0, 1])
+    # the 0.9 box takes the fire label first (score order), the exact 0.5 box is then a duplicate; the box on the
+    # smoke label is of the wrong class; the last box lies on nothing
+    assert match(det, conf, cls, gt_cls, gt).tolist() == [False, True, False, False]
+
+
 def test_shipped_model_meets_fire_and_smoke_targets_on_valid_split():
     """`vigil models eval` of the shipped ONNX on the whole valid split reaches the issue's targets (fire AP50
     >= 0.80, smoke AP50 >= 0.50; with 25 smoke boxes the smoke figure is coarse, see the model card; speed is
@@ -240,10 +253,17 @@ def test_shipped_model_meets_fire_and_smoke_targets_on_valid_split():
 
     root = shared_path(*FIRE_VALID).parent
     proc = run_vigil("models", "eval", "--model", default_model("fire").name, "--imgsz", "320", "--timing-images", "20",
-                     "--json", timeout=300)
+                     "--bootstrap", "300", "--json", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["images"] == 262 and result["boxes_per_class"] == {"fire": 263, "smoke": 25}
     assert result["ap50"]["fire"] >= 0.80, result
     assert result["ap50"]["smoke"] >= 0.50, result  # measured 0.511 (the earlier YOLOv5n default: 0.161)
+    # the bootstrap's own scoring (vigil's detector, its own matching) agrees with ultralytics' val, and its
+    # interval says how coarse 25 smoke boxes are (measured, 1000 resamples: fire 0.869-0.937, smoke 0.373-0.680)
+    for name, (lo, hi) in result["ap50_interval90"].items():
+        assert abs(result["ap50_recomputed"][name] - result["ap50"][name]) <= 0.02, result
+        assert lo < result["ap50"][name] < hi, result
+    width = {k: hi - lo for k, (lo, hi) in result["ap50_interval90"].items()}
+    assert width["smoke"] > 3 * width["fire"], width
     assert not list(root.rglob("*.cache")), "ultralytics wrote a label cache into the shared folder"

@@ -311,6 +311,7 @@ def models_eval(
     timing_images: int = typer.Option(50, "--timing-images", min=1, help="Images timed (batch 1, after warm-up)"),
     device: str = typer.Option("cpu", "--device"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads for the timing (default: ultralytics' choice)"),
+    bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Also resample the val images this many times for a 90 % interval of each class's AP50 (0: off)"),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
 ) -> None:
     """Evaluate a detector on the val split: mAP, AP50 per class, P/R, ms per image. Last line: JSON."""
@@ -325,7 +326,7 @@ def models_eval(
         with tempfile.TemporaryDirectory(prefix="vigil-data-") as tmp:
             yaml_path = data.resolve() if data else write_fire_smoke_yaml(Path(tmp))
             result = evaluate(path, yaml_path, imgsz=imgsz, images=images, timing_images=timing_images,
-                              device=device, threads=threads)
+                              device=device, threads=threads, bootstrap=bootstrap)
             if not data:
                 result["data"] = "generated: shared fire_smoke_indoor"
     _emit(result, human_lines, as_json)

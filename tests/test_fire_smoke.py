@@ -185,7 +185,6 @@ def test_person_check_drops_smoke_on_people_and_keeps_real_smoke(fire_detector):
     from vigil.config import FireSmokeRule
     from vigil.models.catalogue import resolve_model
     from vigil.replay import iter_video
-    from vigil.vision.detections import Detections
     from vigil.vision.detector import load_detector
     from vigil.vision.rules.base import FrameContext
     from vigil.vision.rules.fire import FireSmoke
@@ -200,8 +199,7 @@ def test_person_check_drops_smoke_on_people_and_keeps_real_smoke(fire_detector):
             d = fire_detector.detect(image).of_classes(["smoke"]).above(0.4)
             if len(d):
                 smoke += len(d)
-                ctx = FrameContext("c", "lobby", image, t, t0, Detections.empty(),
-                                   person_probe=lambda im=image: objects.detect(im).of_classes(["person"]))
+                ctx = FrameContext("c", "lobby", image, t, t0, objects.detect(image), objects_fresh=True)
                 rule.without_persons(ctx, d)
         counts[name] = (smoke, rule.rejected_person)
     street, car = counts["street_crowd.mp4"], counts["car_fire_handheld.mp4"]

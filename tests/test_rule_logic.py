@@ -203,8 +203,8 @@ PERSON = (0, 0.9, 100, 40, 220, 330)
     ((1, 0.8, 120, 90, 200, 200), {"person_confidence": 0.95}, True, 3),  # the person is not trusted
 ])
 def test_fire_rule_person_check_on_a_fire_only_camera(box, rule, fires, object_calls):
-    """A fire-only camera never runs the object model on its own; the rule asks for persons on a frame only
-    when it has a smoke box to judge, and drops smoke that a person covers by `person_overlap` (0.6)."""
+    """A fire-only camera never runs the object model on its own; it runs on a frame only when the frame has a
+    smoke box for the person check, and the rule drops smoke that a person covers by `person_overlap` (0.6)."""
     objects = ScriptedDetector(lambda i: dets(PERSON))
     sink = ListSink()
     pipe = CameraPipeline(fire_camera(**rule), objects, sink, ScriptedDetector(lambda i: fire_dets(box)))
@@ -244,7 +244,7 @@ class SlotReader:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_scheduler_runs_the_object_model_for_a_smoke_person_check_before_the_rules(workers):
     """A fire-only camera whose fire result holds smoke: the scheduler sends the frame out once more, to the
-    object model, and runs the rules when it is back (the rule then uses those persons and calls nothing
+    object model, and runs the rules when it is back (the pipeline then has fresh persons and calls nothing
     itself); a frame with flame only is not sent out again."""
     import time
     from zoneinfo import ZoneInfo

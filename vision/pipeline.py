@@ -30,22 +30,6 @@ class RuleMonitor:
     armed: bool = True
 
 
-class PersonProbe:
-    """Persons on one frame, for rules that need them only now and then (the fire rule's person check):
-    the object detections when the object model ran on this frame, else one object-model call made on
-    the first ask and kept for the frame's other rules."""
-
-    def __init__(self, pipeline: "CameraPipeline", image: np.ndarray, fresh: Detections | None):
-        self._pipeline, self._image = pipeline, image
-        self._persons = fresh.of_classes(["person"]) if fresh is not None else None
-
-    def __call__(self) -> Detections:
-        if self._persons is None:
-            self._persons = self._pipeline.detector.detect(self._image).of_classes(["person"])
-            self._pipeline.person_checks += 1
-        return self._persons
-
-
 class CameraPipeline:
     def __init__(self, camera: Camera, detector: Detector, sink: EventSink, fire_detector: Detector | None = None,
                  fire_reason: str | None = None):
@@ -64,12 +48,13 @@ class CameraPipeline:
         # one frame difference per camera for the temporal check of all its fire rules
         self.flicker = FlickerMeter() if self.needs_fire else None
         self.frames_processed = 0
-        self.person_checks = 0  # object-model calls made on demand for a person check (see PersonProbe)
+        self.person_checks = 0  # object-model runs a person check asked for (see wants_persons)
         self.last_detections = None
 
     def wants_persons(self, fire: Detections | None) -> bool:
-        """Whether a rule will ask for persons on a frame with these fire detections (see PersonProbe): a
-        scheduler then runs the object model on that frame first, so no rule has to call it inline."""
+        """Whether a rule needs this frame's own persons, given its fire detections (the fire rule's person
+        check): the object model must then run on the frame before the rules, also on a fire-only camera.
+        `process` runs it inline when it did not; the scheduler sends such a frame out for it first."""
         return fire is not None and any(m.rule.disabled_reason is None and m.rule.wants_persons(fire) for m in self.monitors)
 
     # -- per frame -------------------------------------------------------------------------
@@ -81,18 +66,22 @@ class CameraPipeline:
         By default the detectors run here. A scheduler that batches detection across cameras passes
         `precomputed=True` with `objects` (fresh or remembered from the last run on a still scene; say which
         with `objects_fresh`) and `fire` (None when the fire model did not run on this frame: fire rules
-        then skip the frame)."""
+        then skip the frame). A frame whose smoke wants a person check (`wants_persons`) and has no fresh
+        object detections gets them here."""
         if not precomputed:
             objects = self.detector.detect(image) if self.needs_objects else None
             fire = self.fire_detector.detect(image) if self.needs_fire else None
             objects_fresh = objects is not None
+        if not objects_fresh and self.wants_persons(fire):
+            objects, objects_fresh = self.detector.detect(image), True
+            self.person_checks += 1
         dets = objects if objects is not None else Detections.empty(getattr(self.detector, "names", None))
         flicker = None
         if self.flicker is not None and fire is not None:
             self.flicker.update(image)
             flicker = self.flicker
         ctx = FrameContext(self.camera.id, self.camera.site_kind, image, t, wall, dets, fire, self.background,
-                           flicker=flicker, person_probe=PersonProbe(self, image, objects if objects_fresh else None))
+                           flicker=flicker, objects_fresh=objects_fresh)
         if self.background is not None:
             self.background.update(image, t, ctx.persons)
         self.frames_processed += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -31,8 +31,8 @@ class FrameContext:
     background: StationaryForeground | None = None
     persons: Detections | None = None
     flicker: FlickerMeter | None = None  # the camera's frame difference, fed this frame, when the fire model ran
-    # persons on this very frame, asked for only when needed (the object model may not have run on it)
-    person_probe: Callable[[], Detections] | None = None
+    # the object model ran on this very frame (`detections` are not remembered from an earlier one)
+    objects_fresh: bool = False
 
     def __post_init__(self) -> None:
         if self.persons is None:
@@ -134,8 +134,8 @@ class ZoneRule(ABC):
         return self.params.model_dump(mode="json")
 
     def wants_persons(self, fire: Detections) -> bool:
-        """Whether this rule will ask for persons on a frame with these fire/smoke detections (a scheduler
-        then runs the object model on the frame before the rules instead of leaving the rule to call it)."""
+        """Whether this rule needs this frame's own persons on a frame with these fire/smoke detections (the
+        pipeline, or the scheduler ahead of it, then runs the object model on the frame before the rules)."""
         return False
 
     @abstractmethod

@@ -108,15 +108,16 @@ class FireSmoke(ZoneRule):
         return bool(len(smoke)) and float(smoke.confidence.max()) >= p.smoke_confidence
 
     def without_persons(self, ctx: FrameContext, d: Detections) -> Detections:
-        """`d` less the smoke boxes a detected person covers by `person_overlap` or more (asks the frame's
-        person probe only when there is a smoke box to judge)."""
+        """`d` less the smoke boxes a person detected on this same frame covers by `person_overlap` or more
+        (persons remembered from an earlier frame are not trusted: without fresh ones nothing is dropped; the
+        pipeline provides them whenever `wants_persons`)."""
         p = self.params
-        if p.person_overlap is None or ctx.person_probe is None or not len(d):
+        if p.person_overlap is None or not ctx.objects_fresh or not len(d):
             return d
         smoke = np.array(d.class_names) == "smoke"
         if not smoke.any():
             return d
-        persons = ctx.person_probe().above(p.person_confidence)
+        persons = ctx.persons.above(p.person_confidence)
         drop = smoke & (covered_share(d.xyxy, persons.xyxy) >= p.person_overlap)
         self.rejected_person += int(drop.sum())
         return d[~drop]

@@ -79,12 +79,12 @@ def evaluate(model: str | Path, data: Path, imgsz: int = 320, images: int | None
         # exported formats without dynamic shapes run batch 1 (ultralytics enforces it and warns)
         metrics = yolo.val(data=str(val_yaml), imgsz=imgsz, batch=batch, device=device, split="val", plots=False,
                            verbose=False, save_json=False, project=tmp, name="val", exist_ok=True, workers=workers)
-        out = metrics_summary(metrics, names or dict(metrics.names))
+        names = names or dict(metrics.names)
+        out = metrics_summary(metrics, names)
         timing = time_predict(yolo, val_files[:timing_images], imgsz, device=device, threads=threads)
         if bootstrap:
             from vigil.models.bootstrap import bootstrap_ap50
-            out.update(bootstrap_ap50(Path(model), val_files, names or dict(metrics.names), imgsz, rounds=bootstrap,
-                                      seed=seed))
+            out.update(bootstrap_ap50(Path(model), val_files, names, imgsz, rounds=bootstrap, seed=seed))
     out.update(timing)
     fmt = Path(model).suffix.lstrip(".") or "dir"
     out.update({"imgsz": imgsz, "model": str(model), "format": fmt, "images": len(val_files), "device": device,

@@ -124,7 +124,7 @@ def quantize_int8(src: Path, dst: Path, calibration_dir: Path, images: int = 100
         out.replace(dst)
     return {"out": str(dst), "sha256": sha256_file(dst), "bytes": dst.stat().st_size, "source": str(src),
             "source_sha256": sha256_file(src), "imgsz": imgsz, "calibration_images": len(calib),
-            "calibration_dir": str(calibration_dir), "calibration_negatives": negatives and negative_count,
+            "calibration_dir": str(calibration_dir), "calibration_negatives": negative_count if negatives else 0,
             "calibration_negatives_from": negatives, "calibration_method": method, "float_nodes": len(keep_float),
             "onnxruntime": ort.__version__}
 

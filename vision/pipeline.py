@@ -127,7 +127,7 @@ class CameraPipeline:
 
     def _snapshot(self, m: RuleMonitor, image: np.ndarray, obs) -> bytes:
         zone = m.rule.zone(image)
-        title = f"{m.rule.type} | {self.camera.id} | {m.rule.zone_name.encode('ascii', 'replace').decode()} | conf {obs.confidence:.2f}"
+        title = f"{m.rule.type} | {self.camera.id} | {m.rule.zone_name} | conf {obs.confidence:.2f}"
         return encode_jpeg(annotate(image, polygon_px=zone.points, rule=m.rule.type, title=title, boxes=obs.evidence, mask=obs.mask))
 
     # -- status ------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ models: setup
 	@if [ -f $(COCO_ONNX) ]; then echo "$(COCO_ONNX): present"; \
 	else $(VPY) -m vigil.cli models build-coco --imgsz 320 --out $(COCO_ONNX); fi
 	@if [ -f $(COCO_INT8) ]; then echo "$(COCO_INT8): present"; \
-	else $(VPY) -m vigil.cli models quantize --model $(COCO_ONNX) --out $(COCO_INT8); fi
+	else $(VPY) -m vigil.cli models quantize --model $(COCO_ONNX) --out $(COCO_INT8) --weights s8; fi
 
 demo: setup models
 	@$(VPY) -m vigil.cli demo

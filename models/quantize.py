@@ -27,6 +27,7 @@ from pathlib import Path
 
 from vigil.models.catalogue import sha256_file
 from vigil.models.datasets import negative_images, split_images
+from vigil.models.precision import WEIGHT_FORMATS
 
 # inner convolutions of an ultralytics decoupled head (cv2.i.0/1: box branch, cv3.i.0/1: class branch)
 _INNER_HEAD_CONV = re.compile(r"/cv[23]\.\d+\.[01]/")
@@ -89,8 +90,15 @@ class _Reader:
 
 
 def quantize_int8(src: Path, dst: Path, calibration_dir: Path, images: int = 100, imgsz: int | None = None,
-                  method: str = "percentile", negatives: str | None = None, negative_count: int = 0) -> dict:
-    """Write the int8 QDQ model of `src` to `dst` (temporary file, then renamed). Returns a report."""
+                  method: str = "percentile", negatives: str | None = None, negative_count: int = 0,
+                  weights: str = "s7") -> dict:
+    """Write the int8 QDQ model of `src` to `dst` (temporary file, then renamed). Returns a report.
+
+    `weights`: s7 (int8 weights in 7 bits, exact on every CPU's int8 kernel), s8 (full 8 bits: exact only with
+    VNNI/AMX; elsewhere vigil loads the float twin, models/precision.py) or u8 (uint8 weights, exact everywhere,
+    little faster than float without VNNI); see models/cpu.py for why."""
+    if weights not in WEIGHT_FORMATS:
+        raise ValueError(f"--weights must be one of {', '.join(WEIGHT_FORMATS)}, not {weights!r}")
     import onnx
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -111,12 +119,14 @@ def quantize_int8(src: Path, dst: Path, calibration_dir: Path, images: int = 100
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_static(str(pre), str(out), _Reader(calib, input_name, imgsz), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=keep_float,
-                        calibrate_method=calibrate)
+                        activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QUInt8 if weights == "u8" else QuantType.QInt8,
+                        reduce_range=weights == "s7", nodes_to_exclude=keep_float, calibrate_method=calibrate)
         proto = onnx.load(str(out))
         del proto.metadata_props[:]
-        meta.update({"quantization": f"int8 QDQ static ({method} calibration), per-channel weights, head decoding in float",
-                     "quantized_from_sha256": sha256_file(src)})
+        meta.update({"quantization": f"int8 QDQ static ({method} calibration), per-channel {weights} weights, head "
+                                     f"decoding in float", "int8_weights": weights,
+                     "quantized_from": src.name, "quantized_from_sha256": sha256_file(src)})
         for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)
         onnx.save(proto, str(out))
@@ -125,7 +135,7 @@ def quantize_int8(src: Path, dst: Path, calibration_dir: Path, images: int = 100
     return {"out": str(dst), "sha256": sha256_file(dst), "bytes": dst.stat().st_size, "source": str(src),
             "source_sha256": sha256_file(src), "imgsz": imgsz, "calibration_images": len(calib),
             "calibration_dir": str(calibration_dir), "calibration_negatives": negative_count if negatives else 0,
-            "calibration_negatives_from": negatives, "calibration_method": method, "float_nodes": len(keep_float),
+            "calibration_negatives_from": negatives, "calibration_method": method, "float_nodes": len(keep_float), "weights": weights,
             "onnxruntime": ort.__version__}
 
 
@@ -134,4 +144,5 @@ def summary(report: dict) -> str:
             f"{report['calibration_images']} images of {report['calibration_dir']}"
             + (f" ({report['calibration_negatives']} of them fire-free, from {report['calibration_negatives_from']})"
                if report.get("calibration_negatives") else "")
-            + f"; {report['float_nodes']} head nodes kept in float")
+            + f"; {report['float_nodes']} head nodes kept in float; weights {report['weights']}: "
+            + WEIGHT_FORMATS[report["weights"]])

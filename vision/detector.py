@@ -65,13 +65,25 @@ def load_detector(model_path: str | Path, imgsz: int = 640, confidence: float = 
                   threads: int | None = None) -> Detector:
     """One detector instance per (file, size, confidence, threads) in this process: `OnnxDetector` (ONNX
     Runtime directly, `threads` intra-op threads, default the CPU count) for `.onnx` files, else
-    `UltralyticsDetector` (`threads` does not apply there)."""
+    `UltralyticsDetector` (`threads` does not apply there).
+
+    An int8 `.onnx` file this CPU cannot compute exactly is replaced by its float twin (models/precision.py); the
+    detector's `choice` says which file runs, on which kernel, and why."""
+    from vigil.models.precision import ModelChoice, choose
+
     key = (str(Path(model_path).resolve()), imgsz, confidence, threads)
     with _cache_lock:
         if key not in _cache:
             if Path(model_path).suffix.lower() == ".onnx":
                 from vigil.vision.onnx_detector import OnnxDetector
-                _cache[key] = OnnxDetector(model_path, imgsz, confidence, threads=threads)
+                choice = choose(model_path)
+                if choice.substituted:
+                    log.warning("%s: %s", Path(model_path).name, choice.reason)
+                det = OnnxDetector(choice.used, imgsz, confidence, threads=threads)
             else:
-                _cache[key] = UltralyticsDetector(model_path, imgsz, confidence)
+                choice = ModelChoice(str(model_path), str(model_path), "as stored", None, "ultralytics",
+                                     "not an ONNX file: run by ultralytics as it is")
+                det = UltralyticsDetector(model_path, imgsz, confidence)
+            det.choice = choice
+            _cache[key] = det
         return _cache[key]

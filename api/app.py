@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from vigil.api import errors
 from vigil.api.routers import cameras, events, health, metrics
 from vigil.service import Runtime
 
@@ -21,12 +21,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for r in (health.router, cameras.router, events.router, metrics.router):
         app.include_router(r)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # say what was wrong, field by field; never echo raw input back (it may carry secrets)
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
-        return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+    errors.install(app)  # 422 bodies are ErrorOut, as documented on every route
 
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:

@@ -1,17 +1,60 @@
 """API request/response models."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+# events.id is an INTEGER column: 32 bits on PostgreSQL, so no id (and no count of rows) passes this
+MAX_ID = 2**31 - 1
+# camera and institution ids, as vigil.config requires them
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# text that PostgreSQL can store (its text type holds no NUL byte)
+TEXT_PATTERN = r"^[^\x00]*$"
+
+
+def _iso_text(value: Any) -> Any:
+    """Pydantic would also read a bare number as Unix time; the API documents ISO 8601 date-times only."""
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected an ISO 8601 date-time such as 2026-11-20T08:00:00Z")
+    return value
+
+
+def _utc_clamped(dt: datetime) -> datetime:
+    """Aware UTC (naive means UTC). A time that lies beyond datetime's range once moved to UTC
+    (9999-12-31T23:00-05:00) becomes its end: nothing is stored out there either."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        edge = datetime.max if dt.year > 1 else datetime.min
+        return edge.replace(tzinfo=timezone.utc)
+
+
+UtcDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_clamped)]
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="Where: 'path', 'query' or 'body', then the parameter or field.")
+    msg: str
+    type: str = Field(description="Pydantic's error type, e.g. 'missing', 'int_parsing', 'literal_error'.")
+
+
+class ErrorOut(BaseModel):
+    """The JSON body of the API's error responses (all but the clip's plain-text Range errors)."""
+    detail: str = Field(description="What went wrong, in one line.")
+    errors: list[ErrorItem] | None = Field(None, description="422 for invalid input: one entry per wrong field.")
 
 
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     verdict: Literal["confirmed", "false_alarm"] = Field(description="confirmed: a real hazard; false_alarm: dismiss.")
-    note: str | None = Field(None, max_length=2000, description="Free text shown in the ledger.")
-    reviewer: str | None = Field(None, max_length=64, description="Who reviewed (until accounts exist).")
+    note: str | None = Field(None, max_length=2000, pattern=TEXT_PATTERN, description="Free text shown in the ledger.")
+    reviewer: str | None = Field(None, max_length=64, pattern=TEXT_PATTERN,
+                                 description="Who reviewed (until accounts exist).")
 
 
 class EventOut(BaseModel):

@@ -116,3 +116,52 @@ def test_openapi_and_ui_served(api):
     assert "/api/events/{event_id}/review" in spec["paths"]
     page = client.get("/ui/")
     assert page.status_code == 200 and "事件" in page.text
+
+
+@pytest.mark.parametrize("method,path,body,fragment", [
+    ("GET", "/api/events?offset=30741165166629949440", None, "offset"),  # was a 500: overflow reached the database
+    ("GET", "/api/events/2147483648", None, "event_id"),  # beyond the INTEGER id column of PostgreSQL
+    ("GET", "/api/events?camera=a%00b", None, "camera"),  # PostgreSQL text holds no NUL byte
+    ("GET", "/api/events?until=0.5", None, "until"),  # pydantic alone reads a bare number as Unix time
+    ("GET", "/api/cameras/a%20b/snapshot.jpg", None, "camera_id"),
+    ("POST", "/api/events/1/review", {"verdict": "confirmed", "note": "a\u0000b"}, "note"),
+    ("POST", "/api/events/1/review", None, "body"),
+])
+def test_bad_input_is_a_documented_422_never_a_500(api, method, path, body, fragment):
+    """Cases schemathesis found: each is an ErrorOut 422 naming the field, on SQLite and PostgreSQL."""
+    client, _, _ = api
+    r = client.request(method, path, json=body)
+    assert r.status_code == 422, r.text
+    err = r.json()
+    assert set(err) == {"detail", "errors"} and fragment in err["detail"], err
+    assert all(set(e) == {"loc", "msg", "type"} for e in err["errors"]) and fragment in str(err["errors"][0]["loc"])
+
+
+def test_openapi_documents_the_real_error_bodies_and_bounds(api):
+    client, _, _ = api
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in str(spec)
+    error_out = {"$ref": "#/components/schemas/ErrorOut"}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if op.get("parameters") or op.get("requestBody"):
+                assert op["responses"]["422"]["content"]["application/json"]["schema"] == error_out, (method, path)
+            for p in op.get("parameters", []):
+                if p["schema"].get("type") == "integer":
+                    assert p["schema"]["maximum"] <= 2**31 - 1, (path, p["name"])
+    clip = spec["paths"]["/api/events/{event_id}/clip.mp4"]["get"]["responses"]
+    assert {"200", "206", "400", "404", "409", "416", "422"} <= set(clip) and "video/mp4" in clip["206"]["content"]
+
+
+def test_times_beyond_the_calendar_in_utc_are_accepted(api):
+    """9999-12-31T23:59-05:00 is past datetime's range once in UTC: no event starts there (was a 500)."""
+    client, _, _ = api
+    assert client.get("/api/events", params={"since": "9999-12-31T23:59:59-05:00"}).json()["total"] == 0
+    assert client.get("/api/events", params={"until": "9999-12-31T23:59:59-05:00"}).json()["total"] == 5
+    assert client.get("/api/events", params={"since": "0001-01-01T00:00:00+05:00"}).json()["total"] == 5
+
+
+def test_unknown_body_keys_are_not_echoed(api):
+    client, _, ids = api
+    r = client.post(f"/api/events/{ids[0]}/review", json={"verdict": "confirmed", "password=hunter2": 1})
+    assert r.status_code == 422 and "hunter2" not in r.text and r.json()["errors"][0]["type"] == "extra_forbidden"

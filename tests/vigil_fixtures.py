@@ -113,6 +113,42 @@ def seed_events(rt, n_exit: int = 3, n_ctrl: int = 2) -> list[int]:
     return ids
 
 
+def write_mp4(path: Path, seconds: float = 1.0, fps: int = 10) -> Path:
+    """A small real H.264 MP4 (moving gradient, 64x48), encoded with PyAV."""
+    import av
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for i in range(int(seconds * fps)):
+            img = np.full((48, 64, 3), 0, np.uint8)
+            img[:, :, 1] = (np.arange(64, dtype=np.uint8) * 4 + i * 8)[None, :]
+            for packet in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+    return path
+
+
+def seed_clips(rt, ids: list[int]) -> dict[str, int]:
+    """Give the seeded events every clip state, through the store: ready (a real MP4), recording,
+    failed, pruned by retention, none. Returns {state: event id}."""
+    ready, recording, failed, pruned = ids[:4]
+    for eid in (ready, pruned):
+        path = rt.store.clip_path_for(eid)
+        rt.store.clip_started(eid, path)
+        rt.store.clip_finished({"event_id": eid, "path": str(write_mp4(path)), "status": "ready", "error": None})
+    rt.store.clip_started(recording, rt.store.clip_path_for(recording))
+    rt.store.clip_started(failed, rt.store.clip_path_for(failed))
+    rt.store.clip_finished({"event_id": failed, "path": None, "status": "failed", "error": "camera stream lost"})
+    gone = rt.store.clip_path_for(pruned)
+    gone.unlink()
+    rt.store.media_deleted([gone.relative_to(rt.store.media_dir).as_posix()])
+    return {"ready": ready, "recording": recording, "failed": failed, "pruned": pruned, "none": ids[4]}
+
+
 @pytest.fixture
 def api(tmp_path, db_url):
     """(client, runtime, event ids) with seeded events and no cameras running."""

@@ -117,10 +117,26 @@ class CameraOut(BaseModel):
     last_error: str | None
     lag_s: float = Field(0.0, description="Decode to rules-done delay of the last detection frame, seconds.")
     dropped_frames: int = Field(0, description="Frames dropped because the processor was busy (newest frame wins).")
+    models: dict[str, str | None] = Field(default_factory=dict, description=(
+        "The model files this camera's detection really runs, by purpose (objects, fire; null: no fire rule here). "
+        "An int8 file this CPU cannot compute exactly is replaced by its float twin: see Health.models for why."))
+
+
+class ModelRun(BaseModel):
+    purpose: Literal["objects", "fire"]
+    requested: str = Field(description="The model file the configuration asks for.")
+    used: str = Field(description="The file really loaded (the float twin of an int8 file this CPU cannot run exactly).")
+    precision: str = Field(description="float or int8.")
+    weights: str | None = Field(description="int8 weight format of the requested file: s7, s8 or u8; null for float.")
+    kernel: str = Field(description="ONNX Runtime kernel path on this CPU, e.g. 'u8s8 AVX2 (vpmaddubsw, int16 pair sums)'.")
+    reason: str = Field(description="Why this file and kernel, e.g. 'int8 requested, float used: CPU lacks VNNI ...'.")
+    loaded: bool = Field(description="false: what would run once a camera needs it (no enabled camera uses it yet).")
 
 
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
+    cpu: str = Field(description="This machine's CPU and the flags that decide ONNX Runtime's kernels.")
+    models: list[ModelRun] = Field(description="Which model file each purpose really runs, on which kernel, and why.")
     cameras: list[CameraOut]
     rules: list[RuleStatus]

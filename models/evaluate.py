@@ -87,8 +87,10 @@ def evaluate(model: str | Path, data: Path, imgsz: int = 320, images: int | None
             out.update(bootstrap_ap50(Path(model), val_files, names, imgsz, rounds=bootstrap, seed=seed))
     out.update(timing)
     fmt = Path(model).suffix.lstrip(".") or "dir"
+    from vigil.models.cpu import cpu_info
+
     out.update({"imgsz": imgsz, "model": str(model), "format": fmt, "images": len(val_files), "device": device,
-                "data": str(data), "val": str(load_data_yaml(data).get("val"))})
+                "data": str(data), "val": str(load_data_yaml(data).get("val")), "machine": cpu_info().label()})
     if fmt != "pt":
         out.pop("torch_threads", None)  # the runtime (ONNX Runtime, OpenVINO, ...) keeps its own threads
     return out
@@ -105,6 +107,6 @@ def human_lines(result: dict) -> list[str]:
         f"speed      {result['ms_per_image']:.1f} ms per image ({result['ms_inference']:.1f} ms network) at "
         f"{result['imgsz']} px, batch 1, {result['device']}"
         f"{' (%d torch threads)' % result['torch_threads'] if 'torch_threads' in result else ''}, "
-        f"median of {result['timing_images']}",
+        f"median of {result['timing_images']}; CPU {result.get('machine', '?')}",
     ] + (["AP50 90 %  " + ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in result["ap50_interval90"].items())
           + f" ({result['bootstrap_rounds']} resamples of the images)"] if "ap50_interval90" in result else [])

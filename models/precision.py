@@ -103,7 +103,10 @@ def choose(path: str | Path, cpu: CpuInfo | None = None) -> ModelChoice:
     """The file to load for `path` on `cpu` (default: this machine) and why; see the module docstring."""
     p = Path(path)
     cpu = cpu or cpu_info()
-    fmt, meta = weight_format(p) if p.suffix.lower() == ".onnx" else (None, {})
+    if p.suffix.lower() != ".onnx":
+        return ModelChoice(str(p), str(p), "as stored", None, "ultralytics (PyTorch, TFLite or OpenVINO)",
+                           "not an ONNX file: run by ultralytics as it is")
+    fmt, meta = weight_format(p)
     if fmt is None:
         return ModelChoice(str(p), str(p), "float", None, float_kernel(cpu), "float model")
     kernel = int8_kernel(cpu)
@@ -123,3 +126,35 @@ def choose(path: str | Path, cpu: CpuInfo | None = None) -> ModelChoice:
     reason = (f"int8 requested, float used: {kernel.why} and this model has full 8-bit weights "
               f"(answers would differ from the float model; `--weights s7` makes an int8 file exact here)")
     return ModelChoice(str(p), str(twin), "float", fmt, float_kernel(cpu), reason)
+
+
+def catalogue_report(cpu: CpuInfo | None = None) -> dict:
+    """The catalogue as `vigil models list` shows it: each entry, whether its file is present, and for ONNX files
+    which file and kernel would really run on `cpu` (default: this machine) and why."""
+    from vigil.models.catalogue import catalogue
+
+    cpu = cpu or cpu_info()
+    rows = []
+    for m in catalogue().values():
+        row = {"name": m.name, "task": m.task, "classes": m.classes, "path": str(m.path), "present": m.path.exists(),
+               "imgsz": m.imgsz, "default_for": list(m.default_for)}
+        if row["present"] and m.path.suffix.lower() == ".onnx":
+            c = choose(m.path, cpu)
+            row["runs"] = {"file": Path(c.used).name, "precision": c.precision, "weights": c.weights,
+                           "kernel": c.kernel, "reason": c.reason}
+        rows.append(row)
+    return {"cpu": cpu.as_dict(), "models": rows}
+
+
+def catalogue_lines(report: dict):
+    cpu = report["cpu"]
+    yield (f"CPU: {cpu['label']}; int8 kernel {cpu['int8_kernel']} "
+           f"({'exact' if cpu['int8_8bit_weights_exact'] else 'not exact'} for 8-bit weights)")
+    for m in report["models"]:
+        default = f" default for {','.join(m['default_for'])}" if m["default_for"] else ""
+        size = f" imgsz {m['imgsz']}" if m["imgsz"] else ""
+        yield (f"{m['name']:<28} {m['task']:<7} {m['classes']:<12} {'present' if m['present'] else 'missing'}"
+               f"{size}{default}  {m['path']}")
+        if "runs" in m:
+            r = m["runs"]
+            yield f"{'':<4}runs here: {r['file']} ({r['precision']}) on {r['kernel']}; {r['reason']}"

@@ -1,6 +1,8 @@
 """API on SQLite and on the machine's PostgreSQL: events, filters, review, snapshots, cameras, health."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vigil_fixtures import SECRET
@@ -108,6 +110,41 @@ def test_health_reports_disabled_fire_rule_with_reason(tmp_path):
             assert fire and fire[0]["status"] == "disabled" and words in fire[0]["reason"], fire
         finally:
             rt.stop()
+
+
+def test_health_and_cameras_say_which_model_runs_and_why(tmp_path):
+    """int8 models asked for in the config: /api/health names this CPU and, per purpose, the file really loaded, its
+    kernel and the reason (the 8-bit COCO twin runs as float on a CPU without VNNI); each camera lists its files."""
+    from fastapi.testclient import TestClient
+
+    from vigil.api.app import create_app
+    from vigil.config import parse_config
+    from vigil.models.catalogue import resolve_model
+    from vigil.models.cpu import cpu_info
+    from vigil.models.precision import choose
+    from vigil.service import Runtime
+    from vigil_fixtures import service_config
+
+    cfg = service_config(tmp_path)
+    cfg["detector"] = {"model": "yolov5n-coco-320-int8", "fire_model": "fire-smoke-yolov8n-320-int8"}
+    rt = Runtime(parse_config(cfg))  # cameras start (their RTSP server is absent): the detectors load
+    try:
+        client = TestClient(create_app(rt))
+        h = client.get("/api/health").json()
+        assert h["cpu"] == cpu_info().label()
+        runs = {m["purpose"]: m for m in h["models"]}
+        want = choose(resolve_model("yolov5n-coco-320-int8"))
+        assert runs["objects"]["requested"] == "yolov5n_coco_320_int8.onnx" and runs["objects"]["loaded"]
+        assert (runs["objects"]["used"], runs["objects"]["reason"]) == (Path(want.used).name, want.reason)
+        if not cpu_info().as_dict()["int8_8bit_weights_exact"]:
+            assert runs["objects"]["used"] == "yolov5n_coco_320.onnx" and "CPU lacks VNNI" in runs["objects"]["reason"]
+        assert runs["fire"]["used"] == "fire_smoke_yolov8n_320_int8.onnx" and runs["fire"]["precision"] == "int8"
+        assert rt.detector.path.name == runs["objects"]["used"]  # what the health page says is what was loaded
+        cams = {c["id"]: c["models"] for c in client.get("/api/cameras").json()}
+        assert cams["exit1"] == {"objects": runs["objects"]["used"], "fire": "fire_smoke_yolov8n_320_int8.onnx"}
+        assert cams["ctrl"] == {"objects": runs["objects"]["used"], "fire": None}  # no fire rule on that camera
+    finally:
+        rt.stop()
 
 
 def test_openapi_and_ui_served(api):

@@ -228,3 +228,23 @@ def test_the_choice_matches_what_this_cpu_computes():
         seen.append((path.name, trusted, n, found, precise))
         assert n >= 15, seen
         assert (min(found, precise) >= 0.9) == trusted, (cpu_info().label(), seen)
+
+
+def test_models_list_says_what_runs_on_this_cpu_and_why():
+    import json
+
+    from vigil.models.catalogue import resolve_model
+    from vigil.models.cpu import cpu_info
+    from vigil.models.precision import choose
+
+    proc = run_vigil("models", "list")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith(f"CPU: {cpu_info().label()}; int8 kernel ")
+    report = json.loads(proc.stdout.splitlines()[-1])
+    rows = {m["name"]: m for m in report["models"]}
+    want = choose(resolve_model("yolov5n-coco-320-int8"))
+    assert rows["yolov5n-coco-320-int8"]["runs"]["file"] == Path(want.used).name
+    assert rows["yolov5n-coco-320-int8"]["runs"]["reason"] == want.reason
+    assert f"runs here: {Path(want.used).name} ({want.precision}) on {want.kernel}; {want.reason}" in proc.stdout
+    assert rows["fire-smoke-yolov8n-320-int8"]["runs"]["precision"] == "int8"
+    assert "runs" not in rows["yolov5n-coco-original"]  # not an ONNX file

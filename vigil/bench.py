@@ -25,15 +25,11 @@ CLIPS = ("data/video/street_crowd.mp4", "data/video/car_fire_handheld.mp4")
 
 
 def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
+    """The CPU a figure was measured on (model, cores, the flags that change ONNX Runtime's kernels, its int8
+    kernel path), since machines of the same kind differ up to 4x in model speed."""
+    from vigil.models.cpu import cpu_info
+
+    return {**cpu_info().as_dict(), "cpu": cpu_info().model, "python": platform.python_version()}
 
 
 def bench_config(urls: list[str], data_dir: str, model: str, imgsz: int, fire_model: str = "auto") -> dict:
@@ -87,8 +83,13 @@ def bench_streams(cameras: int, seconds: float, size: tuple[int, int] = (640, 36
             raise FileNotFoundError(f"bench footage missing: {src} (the shared data folder, $VIGIL_SHARED)")
         sources.append(annexb_from_video(src, cache, fps=fps, size=size))
     mounts = {f"cam{i:03d}": sources[0 if i % 3 else 1] for i in range(cameras)}  # a third show the fire
+    from vigil.models.precision import choose
+
+    runs = {"objects": choose(model_path).as_dict(), "fire": choose(fire_path).as_dict() if fire_path else None}
     result: dict = {"machine": machine(), "size": f"{size[0]}x{size[1]}", "fps": fps, "model": Path(model_path).name,
-                    "fire_model": Path(fire_path).name if fire_path else None, "imgsz": imgsz, "lag_limit_s": LAG_LIMIT_S}
+                    "fire_model": Path(fire_path).name if fire_path else None, "imgsz": imgsz, "lag_limit_s": LAG_LIMIT_S,
+                    "models_run": {k: v and {"file": v["used_name"], "precision": v["precision"], "kernel": v["kernel"],
+                                             "reason": v["reason"]} for k, v in runs.items()}}
     with RtspServer(mounts) as server, tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
         urls = [server.url(name) for name in mounts]
         log(f"bench: {cameras} camera(s) {size[0]}x{size[1]} @ {fps:g} fps on RTSP port {server.port}; vigil for {seconds:g} s")

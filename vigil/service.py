@@ -107,11 +107,35 @@ class Runtime:
         status = proc.status() if proc else {"status": "disabled" if not cam.enabled else "stopped", "fps": 0.0,
                                              "last_frame_at": None, "detect_hz": 0.0, "reconnects": 0, "last_error": None,
                                              "lag_s": 0.0, "dropped_frames": 0}
+        runs = {m["purpose"]: m["used"] for m in self.model_status()} if proc else {}
+        models = {"objects": runs.get("objects"), "fire": runs.get("fire") if cam.has_fire_rule else None} if proc else {}
         return {
             "id": cam.id, "name": cam.name, "institution_id": cam.institution, "institution_name": inst.name,
             "region": inst.region, "site_kind": cam.site_kind, "url": redact_url(cam.url), "detect_fps": cam.detect_fps,
-            "enabled": cam.enabled, "zones": [z.name for z in cam.zones], **status,
+            "enabled": cam.enabled, "zones": [z.name for z in cam.zones], "models": models, **status,
         }
+
+    def model_status(self) -> list[dict]:
+        """Which file each purpose really runs (loaded detectors' own choice; else what load_detector would pick),
+        on which kernel, and why (models/precision.py)."""
+        from vigil.models.catalogue import ModelNotFound
+        from vigil.models.precision import choose
+
+        out = []
+        for purpose, det, ref in (("objects", self.detector, None), ("fire", self.fire_detector, self.fire_path)):
+            choice = getattr(det, "choice", None)
+            if choice is None:
+                try:
+                    path = resolve_model(self.cfg.detector.model) if purpose == "objects" else ref
+                except ModelNotFound:
+                    path = None
+                if path is None:
+                    continue
+                choice = choose(path)
+            out.append({"purpose": purpose, "requested": Path(choice.requested).name, "used": Path(choice.used).name,
+                        "precision": choice.precision, "weights": choice.weights, "kernel": choice.kernel,
+                        "reason": choice.reason, "loaded": det is not None})
+        return out
 
     def rule_status(self) -> list[dict]:
         out = []

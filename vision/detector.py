@@ -69,20 +69,18 @@ def load_detector(model_path: str | Path, imgsz: int = 640, confidence: float = 
 
     An int8 `.onnx` file this CPU cannot compute exactly is replaced by its float twin (models/precision.py); the
     detector's `choice` says which file runs, on which kernel, and why."""
-    from vigil.models.precision import ModelChoice, choose
+    from vigil.models.precision import choose
 
     key = (str(Path(model_path).resolve()), imgsz, confidence, threads)
     with _cache_lock:
         if key not in _cache:
+            choice = choose(model_path)
+            if choice.substituted:
+                log.warning("%s: %s", Path(model_path).name, choice.reason)
             if Path(model_path).suffix.lower() == ".onnx":
                 from vigil.vision.onnx_detector import OnnxDetector
-                choice = choose(model_path)
-                if choice.substituted:
-                    log.warning("%s: %s", Path(model_path).name, choice.reason)
                 det = OnnxDetector(choice.used, imgsz, confidence, threads=threads)
             else:
-                choice = ModelChoice(str(model_path), str(model_path), "as stored", None, "ultralytics",
-                                     "not an ONNX file: run by ultralytics as it is")
                 det = UltralyticsDetector(model_path, imgsz, confidence)
             det.choice = choice
             _cache[key] = det

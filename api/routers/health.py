@@ -20,4 +20,7 @@ def health(rt: Runtime = Depends(get_runtime)) -> dict:
         db = f"error: {type(exc).__name__}"
     cams = [rt.camera_info(c.id) for c in rt.cfg.cameras]
     degraded = db != "ok" or any(c["enabled"] and c["status"] != "online" for c in cams)
-    return {"status": "degraded" if degraded else "ok", "database": db, "cameras": cams, "rules": rt.rule_status()}
+    from vigil.models.cpu import cpu_info
+
+    return {"status": "degraded" if degraded else "ok", "database": db, "cpu": cpu_info().label(),
+            "models": rt.model_status(), "cameras": cams, "rules": rt.rule_status()}

@@ -1,16 +1,16 @@
 """The `vigil` command line."""
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 
-from vigil.config import ConfigError, load_config
+from vigil.cli_errors import BadInput, folder, model_file, text_file, writable_target, yaml_mapping
+from vigil.cli_errors import check as _check, fail as _fail, load_config_or_exit as _load, usage_errors as _usage_errors
 
 app = typer.Typer(help="vigil: remote video safety supervision", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Configuration file tools", no_args_is_help=True)
@@ -28,37 +28,12 @@ def _logging(level: str = "INFO") -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _fail(message: str) -> NoReturn:
-    """Bad input or a missing file: one `error:` line on stderr and exit status 2."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-@contextlib.contextmanager
-def _usage_errors(*kinds: type[Exception]):
-    """Report the given exceptions the way `_fail` does (they mean bad input, not a bug)."""
-    try:
-        yield
-    except kinds as exc:
-        _fail(str(exc))
-
-
 def _emit(result: dict, human_lines, as_json: bool) -> None:
     """A command's result: readable lines unless --json, then the JSON object as the last line."""
     if not as_json:
         for line in human_lines(result):
             typer.echo(line)
     typer.echo(json.dumps(result, ensure_ascii=False))
-
-
-def _load(path: Path):
-    try:
-        return load_config(path)
-    except ConfigError as e:
-        typer.echo(f"{e.source}: invalid configuration ({len(e.errors)} error(s))", err=True)
-        for line in e.errors:
-            typer.echo(f"  {line}", err=True)
-        raise typer.Exit(2)
 
 
 @config_app.command("check")
@@ -84,10 +59,11 @@ def config_reference(write: Optional[Path] = typer.Option(None, "--write", help=
     if write is None:
         typer.echo(render(), nl=False)
         return
-    text = write.read_text(encoding="utf-8")
+    text = _check(text_file, write, "--write")
     if BEGIN not in text or END not in text:
         _fail(f"{write} has no {BEGIN} ... {END} block")
-    write.write_text(write_into(text), encoding="utf-8")
+    with _usage_errors(OSError):
+        write.write_text(write_into(text), encoding="utf-8")
     typer.echo(f"{write}: configuration reference updated")
 
 
@@ -107,10 +83,12 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="One JSON line per event"),
 ) -> None:
     """Run the full pipeline on a video file and print its events."""
-    from vigil.replay import adhoc_camera, parse_zone, pick_camera, run_replay
+    from vigil.cli_errors import video_file
+    from vigil.replay import VideoError, adhoc_camera, parse_zone, pick_camera, run_replay
     from pydantic import ValidationError
 
     _logging("WARNING")
+    _check(video_file, video)
     cfg = None
     try:
         if config:
@@ -132,7 +110,7 @@ def replay(
             raise typer.Exit(2)
         _fail(str(exc))
     from vigil.models.catalogue import ModelNotFound
-    with _usage_errors(ModelNotFound):  # --model / --fire-model naming no model
+    with _usage_errors(ModelNotFound, BadInput, VideoError):  # a model that is not there or no model; a broken video
         run_replay(video, cam, cfg, fast=fast, as_json=as_json, model=model, fire_model=fire_model)
 
 
@@ -140,17 +118,17 @@ def replay(
 def serve(
     config: Path = typer.Option(..., "--config", help="Config file"),
     host: Optional[str] = typer.Option(None, help="Override server.host"),
-    port: Optional[int] = typer.Option(None, help="Override server.port"),
+    port: Optional[int] = typer.Option(None, min=1, max=65535, help="Override server.port"),
     log_level: str = typer.Option("info", help="Log level"),
 ) -> None:
     """Run the service: cameras, rules, events, API and review UI."""
+    cfg = _load(config)  # before the heavy imports: a bad file is reported at once
     import uvicorn
 
     from vigil.api.app import create_app
     from vigil.service import Runtime
 
     _logging(log_level)
-    cfg = _load(config)
     rt = Runtime(cfg)
     h, p = host or cfg.server.host, port or cfg.server.port
     typer.echo(f"vigil: review UI at http://{h}:{p}/ui/  (API docs http://{h}:{p}/docs)")
@@ -161,7 +139,7 @@ def serve(
 
 
 @app.command()
-def demo(port: int = typer.Option(8470, help="Port")) -> None:
+def demo(port: int = typer.Option(8470, min=1, max=65535, help="Port")) -> None:
     """Make the sample clips, serve them as RTSP cameras (files if GStreamer is missing), run the service."""
     from vigil.demo import run_demo
     _logging("INFO")
@@ -173,18 +151,24 @@ def db_upgrade(url: str = typer.Argument(..., help="SQLAlchemy database URL")) -
     """Apply the Alembic migrations to a database."""
     from vigil.api.db import make_engine
     from vigil.api.migrate import upgrade
-    upgrade(make_engine(url))
+    from vigil.cli_errors import database_problem
+    try:
+        upgrade(make_engine(url))
+    except Exception as exc:  # noqa: BLE001 - a bad URL or an unreachable database is one line; anything else a bug
+        problem = database_problem(exc)
+        if problem is None:
+            raise
+        _fail(f"database URL {url}: {problem}")
     typer.echo("database at head")
 
 
 @models_app.command("list")
-def models_list() -> None:
-    """List the model catalogue and whether each file is present."""
-    from vigil.models.catalogue import catalogue
-    for m in catalogue().values():
-        default = f" default for {','.join(m.default_for)}" if m.default_for else ""
-        size = f" imgsz {m.imgsz}" if m.imgsz else ""
-        typer.echo(f"{m.name:<28} {m.task:<7} {m.classes:<12} {'present' if m.path.exists() else 'missing'}{size}{default}  {m.path}")
+def models_list(as_json: bool = typer.Option(False, "--json", help="Print only the JSON line")) -> None:
+    """List the model catalogue, whether each file is present, and which file and int8/float kernel really runs
+    on this CPU, and why."""
+    from vigil.models.precision import catalogue_lines, catalogue_report
+
+    _emit(catalogue_report(), catalogue_lines, as_json)
 
 
 @models_app.command("convert-yolov5")
@@ -193,9 +177,13 @@ def models_convert_yolov5(
     source: Optional[Path] = typer.Option(None, "--source", help="Original-format yolov5n checkpoint (default: the shared COCO one)"),
 ) -> None:
     """Convert the original-format YOLOv5n COCO checkpoint into an ultralytics yolov5n fire/smoke checkpoint."""
+    if source:
+        _check(model_file, source, "--source", suffixes=(".pt",))
+    _check(writable_target, out, "--out")
     from vigil.models.yolov5_convert import convert, summary
 
-    report = convert(out, source=source)
+    with _usage_errors(FileNotFoundError, ValueError):
+        report = convert(out, source=source)
     typer.echo(summary(report))
     typer.echo(f"wrote {report['out']} (sha256 {report['out_sha256']})")
 
@@ -207,6 +195,9 @@ def models_convert_yolov8(
     imgsz: int = typer.Option(320, "--imgsz", min=32, help="Training size at which batch norm statistics are measured"),
 ) -> None:
     """Seed an ultralytics yolov8n fire/smoke checkpoint from the YOLOv8n COCO TFLite file (what --init coco-v8 does)."""
+    if source:
+        _check(model_file, source, "--source", suffixes=(".tflite",))
+    _check(writable_target, out, "--out")
     from vigil.models.yolov8_convert import convert, summary
 
     with _usage_errors(FileNotFoundError, ValueError, RuntimeError):
@@ -222,9 +213,13 @@ def models_build_coco(
     source: Optional[Path] = typer.Option(None, "--source", help="Original-format yolov5n checkpoint (default: the shared COCO one)"),
 ) -> None:
     """Generate the full COCO YOLOv5n (original anchor head) as ONNX from the original-format checkpoint."""
+    if imgsz % 32:
+        _fail(f"--imgsz {imgsz} must be a multiple of 32 (the largest stride)")
+    if source:
+        _check(model_file, source, "--source", suffixes=(".pt",))
+    target = _check(writable_target, out or ROOT / ".vigil-data" / "models" / f"yolov5n_coco_{imgsz}.onnx", "--out")
     from vigil.models.yolov5_coco import export_onnx, summary
 
-    target = out or ROOT / ".vigil-data" / "models" / f"yolov5n_coco_{imgsz}.onnx"
     with _usage_errors(FileNotFoundError, ValueError):
         report = export_onnx(target, imgsz=imgsz, source=source)
     typer.echo(summary(report))
@@ -242,6 +237,10 @@ def models_quantize(
     negative_images: int = typer.Option(30, "--negative-images", min=1, help="How many of the --images are --negatives frames"),
 ) -> None:
     """Static int8 quantization (ONNX Runtime QDQ; head decoding stays float) for faster CPU inference."""
+    _check(model_file, model, "--model", suffixes=(".onnx",))
+    _check(writable_target, out, "--out")
+    if calibration:
+        _check(folder, calibration, "--calibration")
     from vigil.models.datasets import fire_smoke_root
     from vigil.models.quantize import quantize_int8, summary
 
@@ -277,10 +276,14 @@ def models_train(
     negatives: Optional[str] = typer.Option(None, "--negatives", help="Fire-free background images added to train: care-ward (half of the care-ward frames; the other half stays for the false-alarm tests) or a folder"),
 ) -> None:
     """Train the fire/smoke detector with ultralytics; writes run.json beside the weights."""
-    from vigil.models.train import TrainConfig, summary_line, train
-
     if task != "fire-smoke":
         _fail(f"unknown training task {task!r} (known: fire-smoke)")
+    if data:
+        _check(yaml_mapping, data, "--data", keys=("train", "val"))
+    if init not in ("coco", "coco-v8", "scratch"):
+        _check(model_file, Path(init), "--init", suffixes=(".pt",))
+    from vigil.models.train import TrainConfig, summary_line, train
+
     extra = {}
     for a in arg:
         k, sep, v = a.partition("=")
@@ -321,8 +324,10 @@ def models_eval(
     from vigil.models.datasets import DatasetMissing, write_fire_smoke_yaml
     from vigil.models.evaluate import evaluate, human_lines
 
-    with _usage_errors(ModelNotFound, DatasetMissing):
-        path = resolve_model(model, purpose="fire")
+    if data:
+        _check(yaml_mapping, data, "--data", keys=("val",))
+    with _usage_errors(ModelNotFound, DatasetMissing, BadInput):
+        path = model_file(resolve_model(model, purpose="fire"), "--model")
         with tempfile.TemporaryDirectory(prefix="vigil-data-") as tmp:
             yaml_path = data.resolve() if data else write_fire_smoke_yaml(Path(tmp))
             result = evaluate(path, yaml_path, imgsz=imgsz, images=images, timing_images=timing_images,
@@ -339,6 +344,9 @@ def models_export(
     out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: beside the .pt)"),
 ) -> None:
     """Export a checkpoint to ONNX and check that ONNX Runtime (through ultralytics) runs it."""
+    _check(model_file, weights, suffixes=(".pt",))
+    if out:
+        _check(writable_target, out, "--out")
     from vigil.models.export import export_onnx
 
     report = export_onnx(weights, imgsz=imgsz, out=out)
@@ -363,8 +371,8 @@ def bench_detector(
     from vigil.models.catalogue import ModelNotFound, resolve_model
     from vigil.vision.bench_detector import bench_detector as run_bench, human_lines
 
-    with _usage_errors(ModelNotFound, FileNotFoundError):
-        path = resolve_model(model)
+    with _usage_errors(ModelNotFound, FileNotFoundError, BadInput):
+        path = model_file(resolve_model(model), "--model", suffixes=(".onnx",))
         result = run_bench(path, imgsz=imgsz, threads=threads, batch=batch, n=n, ultralytics=ultralytics)
     _emit(result, human_lines, as_json)
 
@@ -385,19 +393,25 @@ def bench_streams_cmd(
     """N cameras on the local RTSP server, every rule active; last line: JSON (cameras, detect_hz_min,
     lag_p50_s, lag_p99_s, dropped_frames, cpu_percent, rss_mb[, baseline_ratio])."""
     from vigil.bench import bench_streams
+    from vigil.models.catalogue import ModelNotFound, resolve_model
 
     try:
         w, h = (int(v) for v in size.lower().split("x"))
     except ValueError:
         _fail(f"--size must look like 640x360, not {size!r}")
+    with _usage_errors(ModelNotFound, BadInput):
+        model_file(resolve_model(model), "--model")
+        if fire_model != "auto":
+            model_file(resolve_model(fire_model, purpose="fire"), "--fire-model")
     log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
     result = bench_streams(cameras, seconds, (w, h), fps, baseline, warmup, model, imgsz, log=log, fire_model=fire_model)
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
 def main() -> None:
+    from vigil.cli_errors import run
     os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / ".yolo"))
-    app()
+    run(app)
 
 
 if __name__ == "__main__":

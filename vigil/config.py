@@ -355,6 +355,9 @@ def load_config(path: str | Path) -> VigilConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"(file): cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"(file): not a YAML config: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                                      f"at offset {exc.start})"]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -47,12 +47,18 @@ def adhoc_camera(video: Path, kind: str, zone: list[tuple[float, float]] | None,
     })
 
 
+class VideoError(ValueError):
+    """The video cannot be read to its end: not a video, damaged or truncated."""
+
+
 def iter_video(path: Path, detect_fps: float, realtime: bool) -> Iterator[tuple[np.ndarray, float]]:
-    """Frames sampled at `detect_fps` on the video's own clock (seconds from its start)."""
+    """Frames sampled at `detect_fps` on the video's own clock (seconds from its start). VideoError when
+    the file does not open, or ends well before the frame count its header declares (truncated)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise FileNotFoundError(f"cannot open video {path}")
+        raise VideoError(f"{path}: not a video OpenCV can open (damaged, truncated or another kind of file)")
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    declared = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
     interval = 1.0 / detect_fps
     next_t = 0.0
     index = 0
@@ -61,6 +67,9 @@ def iter_video(path: Path, detect_fps: float, realtime: bool) -> Iterator[tuple[
         while True:
             ok = cap.grab()
             if not ok:
+                if declared and index < declared - max(2, declared // 50):
+                    raise VideoError(f"{path}: the video ends at frame {index} of the {declared} its header declares "
+                                     "(truncated or damaged file)")
                 return
             t = index / fps
             index += 1
@@ -105,13 +114,15 @@ def event_json(ev: EventRecord) -> dict:
 def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bool, as_json: bool,
                model: str | None = None, fire_model: str | None = None, out=sys.stdout) -> list[dict]:
     from vigil.models.catalogue import ModelNotFound, resolve_fire_model, resolve_model
+    from vigil.cli_errors import model_file
     from vigil.vision.detector import load_detector
     from vigil.vision.pipeline import CameraPipeline
 
     det_cfg = cfg.detector if cfg else None
-    imgsz = det_cfg.imgsz if det_cfg else 640
     conf = det_cfg.confidence if det_cfg else 0.25
-    detector = load_detector(resolve_model(model or (det_cfg.model if det_cfg else None)), imgsz, conf)
+    path = model_file(resolve_model(model or (det_cfg.model if det_cfg else None)),
+                      "--model" if model else "detector.model" if det_cfg and det_cfg.model else None)
+    detector = load_detector(path, object_imgsz(path, det_cfg), conf)
     fire = None
     fire_ref = fire_model or (det_cfg.fire_model if det_cfg else "auto")
     fire_path, fire_imgsz, fire_reason = resolve_fire_model(fire_ref,
@@ -119,7 +130,7 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
     if fire_model and fire_path is None:  # asked for by name: an error, not a rule quietly switched off
         raise ModelNotFound(f"--fire-model {fire_model}: {fire_reason}")
     if camera.has_fire_rule and fire_path is not None:
-        fire = load_detector(fire_path, fire_imgsz, conf)
+        fire = load_detector(model_file(fire_path, "--fire-model" if fire_model else None), fire_imgsz, conf)
     sink = CollectingSink()
     pipe = CameraPipeline(camera, detector, sink, fire, fire_reason)
     for st in pipe.rule_status():
@@ -139,6 +150,24 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
             print(f"{r['rule']:<16} zone={r['zone']!s:<12} start={r['start_s']:.1f}s end={end} confidence={r['confidence']:.2f}", file=out)
     print(f"replay: {n} frames analysed at {camera.effective_detect_fps:g} Hz, {len(results)} event(s)", file=sys.stderr)
     return results
+
+
+def object_imgsz(path: Path, det_cfg) -> int | None:
+    """The object model's input size: the config's `detector.imgsz` when the config sets it, else the size
+    the catalogue entry was made for, else for an ONNX file None (its fixed input size; 640 if it has none),
+    else the config's default (320) or, without a config, 640. A fixed-size model thus runs at its own size
+    without the `imgsz ... ignored` warning, which stays for a size the user asked for."""
+    from vigil.models.catalogue import catalogue
+
+    if det_cfg is not None and "imgsz" in det_cfg.model_fields_set:
+        return det_cfg.imgsz
+    resolved = Path(path).resolve()
+    for entry in catalogue().values():
+        if entry.imgsz and entry.path.resolve() == resolved:
+            return entry.imgsz
+    if Path(path).suffix.lower() == ".onnx":
+        return None
+    return det_cfg.imgsz if det_cfg is not None else 640
 
 
 def parse_zone(text: str) -> list[tuple[float, float]]:

@@ -235,6 +235,7 @@ def models_quantize(
     method: str = typer.Option("percentile", "--method", help="Activation range calibration: percentile, minmax or entropy"),
     negatives: Optional[str] = typer.Option(None, "--negatives", help="Fire-free frames in the calibration set: care-ward (the training half of the care-ward frames) or a folder"),
     negative_images: int = typer.Option(30, "--negative-images", min=1, help="How many of the --images are --negatives frames"),
+    weights: str = typer.Option("s7", "--weights", help="s7: 7-bit int8 weights, exact on every CPU (default); s8: 8-bit, exact only on VNNI/AMX CPUs (vigil runs the float twin elsewhere); u8: uint8 weights, exact everywhere, little faster than float without VNNI"),
 ) -> None:
     """Static int8 quantization (ONNX Runtime QDQ; head decoding stays float) for faster CPU inference."""
     _check(model_file, model, "--model", suffixes=(".onnx",))
@@ -248,7 +249,7 @@ def models_quantize(
         _fail(f"--method must be percentile, minmax or entropy, not {method!r}")
     with _usage_errors(FileNotFoundError, ValueError):
         report = quantize_int8(model, out, calibration or fire_smoke_root() / "train" / "images", images=images, method=method,
-                              negatives=negatives, negative_count=negative_images if negatives else 0)
+                              negatives=negatives, negative_count=negative_images if negatives else 0, weights=weights)
     typer.echo(summary(report))
     typer.echo(f"wrote {report['out']} (sha256 {report['sha256']})")
 

@@ -3,25 +3,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from vigil.access import Principal
 from vigil.api import errors
-from vigil.api.routers import cameras, events, health, metrics
+from vigil.api.security import get_principal
+from vigil.api.routers import audit, auth, cameras, events, health, metrics
 from vigil.service import Runtime
 
 UI_DIR = Path(__file__).resolve().parent.parent / "review_ui"
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="vigil", version="0.1.0",
-                  description="Remote video safety supervision: cameras, rule events and their review.")
+    app = FastAPI(title="vigil", version="0.1.0", openapi_url=None, docs_url=None, redoc_url=None,
+                  description="Remote video safety supervision: cameras, rule events and their review. Every "
+                              "operation but login and the public health line needs a session or a bearer token.")
     app.state.runtime = runtime
-    for r in (health.router, cameras.router, events.router, metrics.router):
+    for r in (auth.router, health.router, cameras.router, events.router, audit.router, metrics.router):
         app.include_router(r)
 
     errors.install(app)  # 422 bodies are ErrorOut, as documented on every route
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def _openapi(_: Principal = Depends(get_principal)) -> JSONResponse:
+        """The API description, for logged-in users and integrations only (like every route but login and health)."""
+        return JSONResponse(app.openapi())
 
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:

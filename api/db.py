@@ -36,7 +36,8 @@ class EventRow(Base):
     zone: Mapped[str | None] = mapped_column(String(80), nullable=True)
     rule: Mapped[str] = mapped_column(String(32), index=True)
     state: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | closed
-    review_status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | confirmed | false_alarm
+    # pending | confirmed | false_alarm | needs_onsite_check
+    review_status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     stream_start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -48,8 +49,12 @@ class EventRow(Base):
     clip_path: Mapped[str | None] = mapped_column(String(255), nullable=True)  # relative to the media dir
     clip_status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)  # recording | ready | failed | pruned
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    reviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the reviewing user's name
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    review_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # false_alarm reason code
+    claimed_by: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # user id holding the claim
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_events_open_key", "camera_id", "zone", "rule", "state"),)
@@ -84,3 +89,6 @@ def as_utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+from vigil.api import db_access as _db_access  # noqa: E402,F401  (registers the account tables on Base)

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -13,9 +14,12 @@ from vigil.api.schemas import ErrorOut
 
 DESCRIPTIONS = {
     400: "The request body could not be parsed",
+    401: "Not authenticated: no, unknown, expired or revoked credentials (WWW-Authenticate: Bearer)",
+    403: "Authenticated, but the role may not do this, or a cross-site cookie write was refused",
     404: "Not found; detail says what",
     409: "Conflict with the resource's state; detail says which",
     422: "Invalid parameters or body: detail sums up, errors lists each field",
+    429: "Too many failed logins; Retry-After says when to try again",
     503: "Not available yet; try again later",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds until it should be ready", "schema": {"type": "integer"}}}
@@ -42,5 +46,35 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
 
 
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """Every APIRoute of the app, through included routers (FastAPI >= 0.16x wraps them in `_IncludedRouter`;
+    vigil's routers have no prefix, so their paths are the app's)."""
+    out: list[APIRoute] = []
+
+    def walk(routes) -> None:
+        for r in routes:
+            if isinstance(r, APIRoute):
+                out.append(r)
+            elif hasattr(r, "original_router"):
+                walk(r.original_router.routes)
+            elif hasattr(r, "routes") and not hasattr(r, "app"):
+                walk(r.routes)
+
+    walk(app.routes)
+    return out
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
+
+    @app.middleware("http")
+    async def _allow_header(request: Request, call_next):
+        """Starlette's 405 names only the methods of the first route whose path matched; a resource served by
+        several routes (GET and POST /api/tokens) must advertise all of them (RFC 9110 Allow)."""
+        response = await call_next(request)
+        if response.status_code == 405:
+            path = request.url.path
+            methods = sorted({m for r in api_routes(app) if r.path_regex.match(path) for m in r.methods} - {"HEAD"})
+            if methods:
+                response.headers["Allow"] = ", ".join(methods)
+        return response

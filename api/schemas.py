@@ -13,6 +13,7 @@ MAX_ID = 2**31 - 1
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # text that PostgreSQL can store (its text type holds no NUL byte)
 TEXT_PATTERN = r"^[^\x00]*$"
+USERNAME_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
 
 
 def _iso_text(value: Any) -> Any:
@@ -49,12 +50,77 @@ class ErrorOut(BaseModel):
     errors: list[ErrorItem] | None = Field(None, description="422 for invalid input: one entry per wrong field.")
 
 
-class ReviewIn(BaseModel):
+ReasonCode = Literal["misdetection", "allowed_object", "drill_or_test", "camera_fault", "other"]
+NOTE = Field(None, max_length=2000, pattern=TEXT_PATTERN, description="Free text shown in the ledger.")
+
+
+class ConfirmIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    verdict: Literal["confirmed", "false_alarm"] = Field(description="confirmed: a real hazard; false_alarm: dismiss.")
-    note: str | None = Field(None, max_length=2000, pattern=TEXT_PATTERN, description="Free text shown in the ledger.")
-    reviewer: str | None = Field(None, max_length=64, pattern=TEXT_PATTERN,
-                                 description="Who reviewed (until accounts exist).")
+    verdict: Literal["confirmed"] = Field(description="A real hazard.")
+    note: str | None = NOTE
+
+
+class FalseAlarmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["false_alarm"] = Field(description="Dismiss the event.")
+    reason: ReasonCode = Field(description="misdetection, allowed_object, drill_or_test, camera_fault or other "
+                                           "(say what in the note).")
+    note: str | None = NOTE
+
+
+class OnsiteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["needs_onsite_check"] = Field(description="Someone must look on site; the event stays open "
+                                                               "for review.")
+    note: str | None = NOTE
+
+
+ReviewIn = Annotated[ConfirmIn | FalseAlarmIn | OnsiteIn, Field(discriminator="verdict")]
+
+
+class _Id(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID, description="Event id.")
+
+
+class BulkConfirm(ConfirmIn, _Id):
+    pass
+
+
+class BulkFalseAlarm(FalseAlarmIn, _Id):
+    pass
+
+
+class BulkOnsite(OnsiteIn, _Id):
+    pass
+
+
+class BulkReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Annotated[BulkConfirm | BulkFalseAlarm | BulkOnsite, Field(discriminator="verdict")]] = Field(
+        min_length=1, max_length=200, description="One verdict per event.")
+
+
+class BulkResult(BaseModel):
+    id: int
+    ok: bool
+    status: int = Field(description="What the single review would have answered: 200, 404, 409 or 422.")
+    detail: str | None = None
+    review_status: str | None = None
+
+
+class BulkReviewOut(BaseModel):
+    results: list[BulkResult]
+    reviewed: int
+    failed: int
+
+
+class QueueOut(BaseModel):
+    pending: int
+    needs_onsite_check: int
+    claimed: int = Field(description="Open for review and held by someone's lease now.")
+    unclaimed: int
+    mine_claimed: int
+    mine_reviewed_today: int = Field(description="Verdicts the caller gave since midnight UTC.")
 
 
 class EventOut(BaseModel):
@@ -66,7 +132,7 @@ class EventOut(BaseModel):
     zone: str | None
     rule: str
     state: Literal["open", "closed"]
-    review_status: Literal["pending", "confirmed", "false_alarm"]
+    review_status: Literal["pending", "confirmed", "false_alarm", "needs_onsite_check"]
     started_at: datetime
     ended_at: datetime | None
     peak_confidence: float
@@ -80,6 +146,9 @@ class EventOut(BaseModel):
     reviewed_at: datetime | None
     reviewer: str | None
     review_note: str | None
+    review_reason: str | None = Field(None, description="The false alarm's reason code.")
+    claimed_by: str | None = Field(None, description="Who holds the review lease now (null: nobody).")
+    claimed_until: datetime | None = None
 
 
 class EventPage(BaseModel):
@@ -134,6 +203,13 @@ class ModelRun(BaseModel):
 
 
 class Health(BaseModel):
+    status: Literal["ok", "degraded"] = Field(description="degraded: the database fails or an enabled camera is not online.")
+    database: str
+    cameras_enabled: int
+    cameras_online: int
+
+
+class Status(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
     cpu: str = Field(description="This machine's CPU and the flags that decide ONNX Runtime's kernels.")

@@ -10,6 +10,9 @@ const I18N = {
     rules: { blocked_exit: "安全出口/通道堵塞", unattended_room: "消防控制室脱岗", ebike_indoor: "电动车违规入室",
              fire_smoke: "烟火", camera_offline: "摄像机离线" },
     status: { online: "在线", offline: "离线", connecting: "连接中", stalled: "卡顿", stopped: "已停止", disabled: "已停用" },
+    needs_onsite_check: "待现场核查", onsite: "现场核查", login_title: "登录", username: "用户名", password: "密码",
+    login: "登录", logout: "退出", login_failed: "登录失败：",
+    reasons: { misdetection: "误检", allowed_object: "允许放置的物品", drill_or_test: "演练或测试", camera_fault: "摄像机故障", other: "其他" },
   },
   en: {
     title: "Remote video safety supervision", filter_status: "Status", pending: "Pending", confirmed: "Confirmed",
@@ -21,6 +24,9 @@ const I18N = {
     rules: { blocked_exit: "Blocked exit / passage", unattended_room: "Control room unattended", ebike_indoor: "E-bike indoors",
              fire_smoke: "Fire / smoke", camera_offline: "Camera offline" },
     status: { online: "online", offline: "offline", connecting: "connecting", stalled: "stalled", stopped: "stopped", disabled: "disabled" },
+    needs_onsite_check: "Needs on-site check", onsite: "On-site check", login_title: "Log in", username: "User name",
+    password: "Password", login: "Log in", logout: "Log out", login_failed: "Login failed: ",
+    reasons: { misdetection: "misdetection", allowed_object: "allowed object", drill_or_test: "drill or test", camera_fault: "camera fault", other: "other" },
   },
 };
 let lang = localStorage.getItem("vigil.lang") || "zh-CN";
@@ -49,7 +55,9 @@ function applyLang() {
 }
 
 async function api(path, opts) {
-  const r = await fetch(path, opts);
+  const r = await fetch(path, { credentials: "same-origin", ...opts });
+  if (r.status === 401 && !path.startsWith("/api/auth/")) { showLogin(); throw new Error(`${r.status}`); }
+  if (r.status === 204) return null;
   if (!r.ok) {
     let msg = r.statusText;
     try { msg = (await r.json()).detail || msg; } catch (_) { /* not JSON */ }
@@ -72,12 +80,27 @@ function clipControl(ev) {
   return ev.clip_status ? el("span", { class: "muted clipstate" }, t("clip_status")[ev.clip_status] || ev.clip_status) : "";
 }
 
+let me = null;
+const canReview = () => me && me.permissions.includes("events.review");
+
+function reasonSelect(id) {
+  return el("select", { class: "reason", "data-event-id": id, "aria-label": "reason" },
+    ...Object.entries(t("reasons")).map(([k, v]) => el("option", { value: k }, v)));
+}
+
 function eventCard(ev) {
-  const actions = ev.review_status === "pending"
+  const open = ev.review_status === "pending" || ev.review_status === "needs_onsite_check";
+  const actions = open && canReview()
     ? el("div", { class: "actions" },
         el("button", { class: "confirm", "data-action": "confirmed", onclick: () => review(ev.id, "confirmed") }, t("confirm")),
-        el("button", { class: "dismiss", "data-action": "false_alarm", onclick: () => review(ev.id, "false_alarm") }, t("dismiss")))
-    : el("div", { class: "actions muted" }, `${t("reviewed_as")}: ${t(ev.review_status)}${ev.review_note ? " · " + ev.review_note : ""}`);
+        el("button", { class: "dismiss", "data-action": "false_alarm", onclick: () => review(ev.id, "false_alarm") }, t("dismiss")),
+        reasonSelect(ev.id),
+        ev.review_status === "pending"
+          ? el("button", { class: "onsite", "data-action": "needs_onsite_check", onclick: () => review(ev.id, "needs_onsite_check") }, t("onsite"))
+          : "")
+    : el("div", { class: "actions muted" }, `${t("reviewed_as")}: ${t(ev.review_status)}` +
+        `${ev.review_reason ? " · " + (t("reasons")[ev.review_reason] || ev.review_reason) : ""}` +
+        `${ev.reviewer ? " · " + ev.reviewer : ""}${ev.review_note ? " · " + ev.review_note : ""}`);
   return el("li", { class: "event", "data-event-id": ev.id, "data-rule": ev.rule },
     ev.snapshot_url ? el("img", { src: ev.snapshot_url, alt: ev.rule, loading: "lazy" }) : el("div", { class: "noimg" }),
     el("div", { class: "body" },
@@ -122,9 +145,11 @@ async function loadCameras() {
 
 async function review(id, verdict) {
   const note = window.prompt(t("note_prompt"), "") ?? null;
+  const body = { verdict, note: note || null };
+  if (verdict === "false_alarm") body.reason = document.querySelector(`select.reason[data-event-id="${id}"]`).value;
   try {
     await api(`/api/events/${id}/review`, { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ verdict, note: note || null }) });
+      body: JSON.stringify(body) });
   } catch (e) {
     $("#error").textContent = e.message;
     $("#error").hidden = false;
@@ -132,14 +157,41 @@ async function review(id, verdict) {
   await loadEvents(true);
 }
 
+function showLogin() {
+  me = null;
+  $("#login").hidden = false; $("#app").hidden = true; $("#cameras").hidden = true; $("#logout").hidden = true;
+  $("#who").textContent = "";
+}
+
+async function start() {
+  try { me = await api("/api/auth/me"); } catch (_) { showLogin(); return; }
+  $("#login").hidden = true; $("#app").hidden = false; $("#cameras").hidden = false; $("#logout").hidden = false;
+  $("#who").textContent = `${me.display_name || me.username} · ${me.scope}`;
+  loadEvents(true); loadCameras();
+}
+
+$("#login").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await api("/api/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("#username").value, password: $("#password").value }) });
+    $("#password").value = ""; $("#login-error").hidden = true;
+    await start();
+  } catch (err) {
+    $("#login-error").textContent = t("login_failed") + err.message; $("#login-error").hidden = false;
+  }
+});
+$("#logout").addEventListener("click", async () => {
+  try { await api("/api/auth/logout", { method: "POST" }); } catch (_) { /* the session may be gone already */ }
+  showLogin();
+});
 $("#lang").addEventListener("click", () => {
   lang = lang === "zh-CN" ? "en" : "zh-CN";
   localStorage.setItem("vigil.lang", lang);
-  applyLang(); loadEvents(true); loadCameras();
+  applyLang(); if (me) { loadEvents(true); loadCameras(); }
 });
 $("#status").addEventListener("change", () => loadEvents(true));
 applyLang();
-loadEvents();
-loadCameras();
-setInterval(loadEvents, 5000);
-setInterval(loadCameras, 3000);
+start();
+setInterval(() => { if (me) loadEvents(); }, 5000);
+setInterval(() => { if (me) loadCameras(); }, 3000);

@@ -61,7 +61,7 @@ def test_review_flow_409_and_422(api):
     r = client.post(f"/api/events/{ids[1]}/review", json={"verdict": "confirmed", "note": "纸箱堵塞出口"})
     assert r.status_code == 200
     assert r.json()["review_status"] == "confirmed" and r.json()["review_note"] == "纸箱堵塞出口"
-    again = client.post(f"/api/events/{ids[1]}/review", json={"verdict": "false_alarm"})
+    again = client.post(f"/api/events/{ids[1]}/review", json={"verdict": "false_alarm", "reason": "misdetection"})
     assert again.status_code == 409 and "already reviewed as 'confirmed'" in again.json()["detail"]
     bad = client.post(f"/api/events/{ids[2]}/review", json={"verdict": "maybe"})
     assert bad.status_code == 422 and "verdict" in bad.json()["detail"]
@@ -72,7 +72,7 @@ def test_review_flow_409_and_422(api):
 
 def test_cameras_and_health_never_show_password(api):
     client, _, _ = api
-    for path in ("/api/cameras", "/api/health", "/api/cameras/exit1", "/openapi.json", "/api/events"):
+    for path in ("/api/cameras", "/api/health", "/api/status", "/api/cameras/exit1", "/openapi.json", "/api/events"):
         r = client.get(path)
         assert r.status_code == 200, path
         assert SECRET not in r.text, path
@@ -85,7 +85,7 @@ def test_cameras_and_health_never_show_password(api):
 def test_health_reports_fire_rule_state(api):
     """With the catalogue's fire model present the fire rule is not disabled; the rule set is complete."""
     client, rt, _ = api
-    h = client.get("/api/health").json()
+    h = client.get("/api/status").json()
     assert h["database"] == "ok"
     fire = [r for r in h["rules"] if r["rule"] == "fire_smoke"]
     assert fire and fire[0]["status"] != "disabled" and fire[0]["reason"] is None, fire
@@ -99,14 +99,14 @@ def test_health_reports_disabled_fire_rule_with_reason(tmp_path):
     from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime
-    from vigil_fixtures import service_config
+    from vigil_fixtures import authed_client, service_config
 
     for fire_model, words in ((None, "switched off"), ("/nonexistent/fire.onnx", "neither a catalogue name")):
         cfg = service_config(tmp_path / str(bool(fire_model)))
         cfg["detector"] = {"fire_model": fire_model}
         rt = Runtime(parse_config(cfg), start_cameras=False)
         try:
-            fire = [r for r in TestClient(create_app(rt)).get("/api/health").json()["rules"] if r["rule"] == "fire_smoke"]
+            fire = [r for r in authed_client(rt).get("/api/status").json()["rules"] if r["rule"] == "fire_smoke"]
             assert fire and fire[0]["status"] == "disabled" and words in fire[0]["reason"], fire
         finally:
             rt.stop()
@@ -123,14 +123,14 @@ def test_health_and_cameras_say_which_model_runs_and_why(tmp_path):
     from vigil.models.cpu import cpu_info
     from vigil.models.precision import choose
     from vigil.service import Runtime
-    from vigil_fixtures import service_config
+    from vigil_fixtures import authed_client, service_config
 
     cfg = service_config(tmp_path)
     cfg["detector"] = {"model": "yolov5n-coco-320-int8", "fire_model": "fire-smoke-yolov8n-320-int8"}
     rt = Runtime(parse_config(cfg))  # cameras start (their RTSP server is absent): the detectors load
     try:
-        client = TestClient(create_app(rt))
-        h = client.get("/api/health").json()
+        client = authed_client(rt)
+        h = client.get("/api/status").json()
         assert h["cpu"] == cpu_info().label()
         runs = {m["purpose"]: m for m in h["models"]}
         want = choose(resolve_model("yolov5n-coco-320-int8"))

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from helpers import shared_path, wait_until
-from vigil_fixtures import SECRET, service_config
+from vigil_fixtures import SECRET, authed_client, service_config
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_camera_offline_event_and_no_password_anywhere(tmp_path, crowd_clip, cap
         assert SECRET in cams[0]["url"]
         rt = Runtime(parse_config(service_config(tmp_path, cameras=cams)),
                      reader_settings=ReaderSettings(open_timeout_s=2, read_timeout_s=2, backoff_initial_s=0.5, backoff_max_s=2))
-        client = TestClient(create_app(rt))
+        client = authed_client(rt)
         try:
             assert wait_until(lambda: client.get("/api/cameras").json()[0]["status"] == "online", 20)
             assert wait_until(lambda: rt.processors["gate1"].pipeline.frames_processed >= 4, 20)
@@ -71,7 +71,7 @@ def test_camera_offline_event_and_no_password_anywhere(tmp_path, crowd_clip, cap
             # the first session on a just-restarted server can still break (EIO) and cost one more 0.5 s retry
             assert wait_until(lambda: client.get("/api/cameras/gate1").json()["status"] == "online", 20)
 
-            for path in ("/api/cameras", "/api/health", "/api/events", f"/api/events/{ev['id']}", "/openapi.json", "/metrics"):
+            for path in ("/api/cameras", "/api/health", "/api/status", "/api/events", "/api/audit", f"/api/events/{ev['id']}", "/openapi.json", "/metrics"):
                 assert SECRET not in client.get(path).text, path
         finally:
             rt.stop()
@@ -106,7 +106,7 @@ def test_rtsp_camera_to_reviewed_event(tmp_path):
                  "zones": [{"name": "东侧安全出口", "polygon": zone,
                             "rules": [{"type": "blocked_exit", "dwell_s": 10}, {"type": "ebike_indoor", "dwell_s": 10}]}]}]
         rt = Runtime(parse_config(service_config(tmp_path, cameras=cams)))
-        client = TestClient(create_app(rt))
+        client = authed_client(rt)
         try:
             t0 = time.monotonic()
 
@@ -131,7 +131,7 @@ def test_rtsp_camera_to_reviewed_event(tmp_path):
             assert r.status_code == 200 and r.json()["review_status"] == "confirmed"
             pending = client.get("/api/events", params={"status": "pending"}).json()["items"]
             assert ev["id"] not in [e["id"] for e in pending]
-            assert client.post(f"/api/events/{ev['id']}/review", json={"verdict": "false_alarm"}).status_code == 409
+            assert client.post(f"/api/events/{ev['id']}/review", json={"verdict": "false_alarm", "reason": "misdetection"}).status_code == 409
 
             # the evidence clip: cut by the camera's decoder from its packet ring (pre 5 s, post 10 s)
             def clip_status():

@@ -206,16 +206,17 @@ def test_review_page_plays_the_clip(browser, tmp_path):
     from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime
-    from vigil_fixtures import LiveServer, seed_events, service_config
+    from vigil_fixtures import LiveServer, make_user, seed_events, service_config, ui_login
 
     rt = Runtime(parse_config(service_config(tmp_path)), start_cameras=False)
     ids = seed_events(rt)
+    make_user(rt, "viewer1", "viewer", regions=["示范县"])
     record_for(rt.store, ids[0])
     rt.store.clip_started(ids[1], rt.store.clip_path_for(ids[1]))
     srv = LiveServer(create_app(rt))
     page = browser.new_page(locale="zh-CN")
     try:
-        page.goto(f"{srv.url}/ui/")
+        ui_login(page, srv.url, "viewer1")
         card = page.locator(f'li.event[data-event-id="{ids[0]}"]')
         card.wait_for(timeout=10000)
         assert "录像中" in page.locator(f'li.event[data-event-id="{ids[1]}"]').inner_text()

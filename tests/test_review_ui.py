@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil_fixtures import LiveServer, seed_events, service_config
+from vigil_fixtures import PASSWORD, LiveServer, make_user, seed_events, service_config, ui_login
 
 pytestmark = pytest.mark.browser
 
@@ -16,6 +16,8 @@ def live_api(tmp_path):
 
     rt = Runtime(parse_config(service_config(tmp_path)), start_cameras=False)
     ids = seed_events(rt)
+    make_user(rt, "shenhe", "reviewer", regions=["示范县"])
+    make_user(rt, "fy_officer", "officer", institutions=["fy"])
     srv = LiveServer(create_app(rt))
     yield srv.url, rt, ids
     srv.stop()
@@ -27,6 +29,15 @@ def test_pending_events_shown_in_chinese_and_reviewed(browser, live_api, tmp_pat
     page = browser.new_page(locale="zh-CN")
     page.on("dialog", lambda d: d.accept("现场核实：纸箱堵塞"))
     page.goto(f"{url}/ui/")
+    page.locator("#login").wait_for(timeout=10000)  # no session: the login form, no data
+    assert page.locator("li.event").count() == 0
+    page.fill("#username", "shenhe")
+    page.fill("#password", "wrong-password-123")
+    page.click("#login-submit")
+    page.locator("#login-error").wait_for(timeout=10000)
+    assert "401" in page.locator("#login-error").inner_text()
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
     cards = page.locator("li.event")
     cards.first.wait_for(timeout=10000)
     assert cards.count() == 5
@@ -44,6 +55,8 @@ def test_pending_events_shown_in_chinese_and_reviewed(browser, live_api, tmp_pat
     assert page.locator("li.event").count() == 4
     ev = rt.store.sessions().get(__import__("vigil.api.db", fromlist=["EventRow"]).EventRow, ids[0])
     assert ev.review_status == "confirmed" and ev.review_note == "现场核实：纸箱堵塞"
+    assert ev.reviewer == "shenhe"  # the logged-in user, not a name the page typed
+    page.select_option(f'select.reason[data-event-id="{ids[1]}"]', "allowed_object")
     page.locator(f'li.event[data-event-id="{ids[1]}"] button[data-action="false_alarm"]').click()
     page.wait_for_function("document.querySelectorAll('li.event').length === 3", timeout=10000)
     # switch to English and to the confirmed list
@@ -52,4 +65,22 @@ def test_pending_events_shown_in_chinese_and_reviewed(browser, live_api, tmp_pat
     page.select_option("#status", "confirmed")
     page.wait_for_function("document.querySelectorAll('li.event').length === 1", timeout=10000)
     assert "Verdict: Confirmed" in page.locator("li.event").inner_text()
+    page.select_option("#status", "false_alarm")
+    page.wait_for_function("document.querySelectorAll('li.event').length === 1", timeout=10000)
+    assert "allowed object" in page.locator("li.event").inner_text()
+    page.locator("#logout").click()
+    page.locator("#login").wait_for(timeout=10000)
+    page.close()
+
+
+def test_an_officer_sees_only_their_institution_and_cannot_review(browser, live_api):
+    url, rt, ids = live_api
+    page = browser.new_page(locale="zh-CN")
+    ui_login(page, url, "fy_officer")
+    page.locator("li.event").first.wait_for(timeout=10000)
+    page.select_option("#status", "")
+    page.wait_for_function("document.querySelectorAll('li.event').length === 3", timeout=10000)
+    assert all("示范县福缘养老院" in c for c in page.locator("li.event").all_inner_texts())
+    assert page.locator("button[data-action]").count() == page.locator('button[data-action="clip"]').count()
+    assert page.locator(".cam").count() == 1  # the officer's one camera
     page.close()

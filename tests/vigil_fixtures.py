@@ -67,9 +67,9 @@ def db_url(request, tmp_path):
     # each test starts from an empty schema
     from sqlalchemy import create_engine, text
     eng = create_engine(url)
-    with eng.begin() as c:
-        c.execute(text("DROP TABLE IF EXISTS events"))
-        c.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    with eng.begin() as c:  # every table, trigger and function of earlier tests goes
+        c.execute(text("DROP SCHEMA public CASCADE"))
+        c.execute(text("CREATE SCHEMA public"))
     eng.dispose()
     return url
 
@@ -149,18 +149,53 @@ def seed_clips(rt, ids: list[int]) -> dict[str, int]:
     return {"ready": ready, "recording": recording, "failed": failed, "pruned": pruned, "none": ids[4]}
 
 
-@pytest.fixture
-def api(tmp_path, db_url):
-    """(client, runtime, event ids) with seeded events and no cameras running."""
+PASSWORD = "correct-horse-battery-9"
+
+
+def make_user(rt, username: str, role: str, regions=(), institutions=(), password: str = PASSWORD) -> int:
+    """A real account in the runtime's database (argon2id hash); returns its id."""
+    from vigil import accounts
+
+    with rt.sessions() as s:
+        user = accounts.add_user(s, username, role, password, regions, institutions)
+        s.commit()
+        return user.id
+
+
+def bearer(rt, username: str) -> dict[str, str]:
+    """Headers with a fresh session token of `username` (made directly, without a login request)."""
+    from vigil import accounts
+
+    with rt.sessions() as s:
+        token, _ = accounts.open_session(s, accounts.get_user(s, username), "test")
+        s.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def authed_client(rt, username: str = "admin", role: str = "admin", **scope):
+    """A TestClient of the runtime's app acting as `username` (created with `role` and scope if missing)."""
     from fastapi.testclient import TestClient
 
+    from vigil import accounts
     from vigil.api.app import create_app
+
+    with rt.sessions() as s:
+        from sqlalchemy import select
+        exists = s.scalar(select(accounts.UserRow.id).where(accounts.UserRow.username == username))
+    if exists is None:
+        make_user(rt, username, role, scope.get("regions", ()), scope.get("institutions", ()))
+    return TestClient(create_app(rt), headers=bearer(rt, username))
+
+
+@pytest.fixture
+def api(tmp_path, db_url):
+    """(client, runtime, event ids) with seeded events and no cameras running; the client acts as an admin."""
     from vigil.config import parse_config
     from vigil.service import Runtime
 
     rt = Runtime(parse_config(service_config(tmp_path, db_url)), start_cameras=False)
     ids = seed_events(rt)
-    with TestClient(create_app(rt)) as client:
+    with authed_client(rt) as client:
         yield client, rt, ids
     rt.stop()
 
@@ -190,6 +225,16 @@ class LiveServer:
     def stop(self):
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def ui_login(page, url: str, username: str, password: str = PASSWORD) -> None:
+    """Open the review page and log in through its form (the session cookie is HttpOnly)."""
+    page.goto(f"{url}/ui/")
+    page.locator("#login").wait_for(timeout=10000)
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.locator("#app").wait_for(timeout=10000)
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",

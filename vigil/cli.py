@@ -19,6 +19,8 @@ db_app = typer.Typer(help="Database tools", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 models_app = typer.Typer(help="Model catalogue", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+from vigil.cli_users import users_app  # noqa: E402
+app.add_typer(users_app, name="users")
 
 ROOT = Path(__file__).resolve().parent.parent
 

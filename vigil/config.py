@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import SecretStr, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 SiteKind = Literal["gate", "control_room", "corridor", "exit", "stairwell", "lobby", "other"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -266,6 +266,14 @@ class ServerConfig(Strict):
     host: str = F("127.0.0.1", title="Host", description="Address the API listens on.")
     port: int = F(8470, title="Port", description="Port the API listens on.", ge=1, le=65535)
     timezone: str = F("Asia/Shanghai", title="Time zone", description="Local time zone for schedules and the UI.")
+    metrics_token: SecretStr | None = F(None, title="Metrics token", description=(
+        "Bearer token Prometheus presents for /metrics (at least 24 characters; an admin's login or API token works "
+        "too). Unset: /metrics answers only admins."), min_length=24)
+    session_hours: float = F(12, title="Session hours", description="How long a browser login lasts.", gt=0, le=720)
+    secure_cookies: bool = F(False, title="Secure cookies", description=(
+        "Mark the session cookie Secure (browser sends it over HTTPS only). Turn on behind a TLS proxy."))
+    allowed_origins: list[str] = F(default_factory=list, title="Allowed origins", description=(
+        "Further origins (scheme://host:port) whose cookie-authenticated writes are accepted, besides the API's own."))
 
 
 class VigilConfig(Strict):

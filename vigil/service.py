@@ -41,6 +41,8 @@ class Runtime:
             log.info("closed %d event(s) left open by a previous run", closed)
         self.maintainer = MediaMaintainer(self.store, cfg.storage.retention)
         self.institutions = {i.id: i for i in cfg.institutions}
+        from vigil.accounts import LoginLimiter
+        self.login_limiter = LoginLimiter()
         self.processors: dict[str, CameraProcessor] = {}
         self.reader_settings = reader_settings or ReaderSettings()
         self.extra_sink = extra_sink
@@ -114,6 +116,11 @@ class Runtime:
             "region": inst.region, "site_kind": cam.site_kind, "url": redact_url(cam.url), "detect_fps": cam.detect_fps,
             "enabled": cam.enabled, "zones": [z.name for z in cam.zones], "models": models, **status,
         }
+
+    def regions_by_institution(self) -> dict[str, str]:
+        """Institution id -> region path: what scopes are resolved against."""
+        from vigil.access import normalise_region
+        return {i.id: normalise_region(i.region) for i in self.institutions.values()}
 
     def model_status(self) -> list[dict]:
         """Which file each purpose really runs (loaded detectors' own choice; else what load_detector would pick),

@@ -1,10 +1,12 @@
 """`GET /metrics`: Prometheus text exposition of camera, detector and event state (no client library)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import PlainTextResponse
 
 from vigil.api.deps import get_runtime
+from vigil.api.errors import error_responses
+from vigil.api.security import metrics_access
 from vigil.service import Runtime
 
 router = APIRouter(tags=["metrics"])
@@ -60,6 +62,8 @@ def render(rt: Runtime) -> str:
     return "\n".join(lines) + "\n"
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-def metrics(rt: Runtime = Depends(get_runtime)) -> PlainTextResponse:
+@router.get("/metrics", response_class=Response, summary="Prometheus metrics",
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **error_responses(401, 403)})
+def metrics(rt: Runtime = Depends(get_runtime), _: str = Depends(metrics_access)) -> PlainTextResponse:
+    """Needs the configured `server.metrics_token` as a bearer token, or an admin's credential."""
     return PlainTextResponse(render(rt), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,330 @@
+"""Accounts, roles and scope (issue #15), through the real API on SQLite and PostgreSQL.
+
+- every route but login, the public health line and the UI shell refuses a caller without credentials;
+- the scoping matrix: officers of two institutions, township and county supervisors, a reviewer, a viewer and an
+  admin against list / read / review / media / live / audit routes, every cell asserted;
+- login: the same answer for an unknown user and a wrong password, the session cookie's flags, the rate limit
+  (429 with Retry-After) without slowing other users, CSRF refused for cookie writes from another origin;
+- API tokens: made by an admin, stored hashed, expire, revoked; a disabled user's credentials stop at once;
+- the review claim race: two reviewers, one wins;
+- the audit trail: a row per evidence view, filterable, CSV, append-only at the database.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from datetime import datetime, timezone
+
+import cv2
+
+from vigil_fixtures import PASSWORD, bearer, make_user, ultralytics_asset
+
+# two townships of one county, two institutions each
+INSTITUTIONS = [
+    {"id": "a1", "name": "城关镇敬老院", "region": "示范县/城关镇"},
+    {"id": "a2", "name": "城关镇儿童福利院", "region": "示范县/城关镇", "kind": "child_welfare"},
+    {"id": "b1", "name": "河西乡敬老院", "region": "示范县/河西乡"},
+    {"id": "b2", "name": "河西乡救助站", "region": "示范县/河西乡", "kind": "relief_station"},
+]
+USERS = {  # name: (role, scope)
+    "admin": ("admin", {}),
+    "county": ("supervisor", {"regions": ["示范县"]}),
+    "town_a": ("supervisor", {"regions": ["示范县/城关镇"]}),
+    "officer_a1": ("officer", {"institutions": ["a1"]}),
+    "officer_b1": ("officer", {"institutions": ["b1"]}),
+    "reviewer_b": ("reviewer", {"regions": ["示范县/河西乡"]}),
+    "viewer_a2": ("viewer", {"institutions": ["a2"]}),
+}
+SEES = {  # institutions whose events each user sees
+    "admin": {"a1", "a2", "b1", "b2"}, "county": {"a1", "a2", "b1", "b2"}, "town_a": {"a1", "a2"},
+    "officer_a1": {"a1"}, "officer_b1": {"b1"}, "reviewer_b": {"b1", "b2"}, "viewer_a2": {"a2"},
+}
+REVIEWS = {"admin", "county", "town_a", "reviewer_b"}
+AUDITS = {"admin", "county", "town_a"}
+
+
+def county_config(tmp_path, db_url):
+    cams = [{"id": f"cam_{i['id']}", "name": f"{i['name']}出口", "url": f"rtsp://127.0.0.1:9/{i['id']}",
+             "institution": i["id"], "site_kind": "exit",
+             "zones": [{"name": "出口", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "rules": [{"type": "blocked_exit"}]}]}
+            for i in INSTITUTIONS]
+    return {"institutions": INSTITUTIONS, "cameras": cams,
+            "server": {"metrics_token": "m" * 32},
+            "storage": {"database_url": db_url, "data_dir": str(tmp_path / "data")}}
+
+
+@pytest.fixture
+def county(tmp_path, db_url):
+    """(runtime, app, {institution: event id}, {user: auth headers})."""
+    from vigil.api.app import create_app
+    from vigil.config import parse_config
+    from vigil.service import Runtime
+    from vigil.vision.annotate import annotate, encode_jpeg
+    from vigil.vision.events import EventRecord
+
+    rt = Runtime(parse_config(county_config(tmp_path, db_url)), start_cameras=False)
+    jpeg = encode_jpeg(annotate(cv2.imread(str(ultralytics_asset("bus.jpg"))), polygon_px=None, rule="blocked_exit", title="t"))
+    events = {}
+    for n, inst in enumerate(INSTITUTIONS):
+        ev = EventRecord(f"cam_{inst['id']}", "出口", "blocked_exit", float(n), datetime.now(timezone.utc), 0.8, {}, {})
+        rt.store.started(ev, jpeg)
+        events[inst["id"]] = ev.id
+    heads = {}
+    for name, (role, scope) in USERS.items():
+        make_user(rt, name, role, **scope)
+        heads[name] = bearer(rt, name)
+    yield rt, create_app(rt), events, heads
+    rt.stop()
+
+
+PUBLIC = {("POST", "/api/auth/login"), ("GET", "/api/health"), ("GET", "/")}  # "/" redirects to the UI shell
+
+
+def test_every_route_needs_credentials_but_login_health_and_the_ui(county):
+    from vigil.api.errors import api_routes
+
+    rt, app, events, _ = county
+    client = TestClient(app)
+    routes = [(m, r.path) for r in api_routes(app) for m in r.methods if m != "HEAD"]
+    assert len(routes) >= 20 and PUBLIC <= set(routes) and ("GET", "/openapi.json") in routes
+    assert client.get("/docs").status_code == 404  # Swagger UI would load its code from a CDN: not served
+    for method, path in routes:
+        url = re.sub(r"\{[a-z_]+(:int)?\}", lambda m: "1" if m.group(1) or "id" in m.group(0) else "cam_a1", path)
+        url = url.replace("{camera_id}", "cam_a1")
+        r = client.request(method, url, json={})
+        if (method, path) in PUBLIC:
+            assert r.status_code != 401, (method, path)
+        else:
+            assert r.status_code == 401, (method, path, r.status_code, r.text[:200])
+            assert r.headers["www-authenticate"].startswith("Bearer"), (method, path)
+    health = client.get("/api/health").json()
+    assert set(health) == {"status", "database", "cameras_enabled", "cameras_online"}  # no names
+    assert "出口" not in client.get("/api/health").text
+    assert client.get("/ui/").status_code == 200 and "<form id=\"login\"" in client.get("/ui/").text
+
+
+@pytest.mark.parametrize("user", list(USERS))
+def test_scoping_matrix(county, user):
+    """Each cell: list, read, review, evidence, live, audit; outside the scope an object answers 404."""
+    rt, app, events, heads = county
+    c = TestClient(app, headers=heads[user])
+    sees = SEES[user]
+    listed = {e["institution_id"] for e in c.get("/api/events", params={"limit": 500}).json()["items"]}
+    assert listed == sees
+    assert {x["institution_id"] for x in c.get("/api/cameras").json()} == sees
+    assert {x["id"] for x in c.get("/api/status").json()["cameras"]} == {f"cam_{i}" for i in sees}
+    for inst, eid in events.items():
+        inside = inst in sees
+        assert c.get(f"/api/events/{eid}").status_code == (200 if inside else 404), (user, inst)
+        assert c.get(f"/api/events/{eid}/snapshot.jpg").status_code == (200 if inside else 404), (user, inst)
+        assert c.get(f"/api/cameras/cam_{inst}").status_code == (200 if inside else 404), (user, inst)
+        live = c.get(f"/api/cameras/cam_{inst}/snapshot.jpg").status_code
+        assert live == (503 if inside else 404), (user, inst)  # 503: allowed, the camera has no frame yet
+        claim = c.post(f"/api/events/{eid}/claim").status_code
+        # a role without review gets 403 for every id alike (nothing leaks); a reviewer 404 outside the scope
+        assert claim == (403 if user not in REVIEWS else 200 if inside else 404), (user, inst, claim)
+        if claim == 200:
+            assert c.delete(f"/api/events/{eid}/claim").json()["claimed_by"] is None
+    own = events[sorted(sees)[0]]
+    verdict = c.post(f"/api/events/{own}/review", json={"verdict": "needs_onsite_check", "note": "去现场看"})
+    assert verdict.status_code == (200 if user in REVIEWS else 403), (user, verdict.text)
+    if user in REVIEWS:
+        assert verdict.json()["reviewer"] == user and verdict.json()["review_status"] == "needs_onsite_check"
+    assert c.get("/api/audit").status_code == (200 if user in AUDITS else 403)
+    assert c.get("/metrics").status_code == (200 if user == "admin" else 403)
+    me = c.get("/api/auth/me").json()
+    assert me["username"] == user and me["role"] == USERS[user][0]
+
+
+def test_supervisor_audit_is_scoped_and_exports_csv(county):
+    rt, app, events, heads = county
+    TestClient(app, headers=heads["officer_b1"]).get(f"/api/events/{events['b1']}/snapshot.jpg")
+    TestClient(app, headers=heads["officer_a1"]).get(f"/api/events/{events['a1']}/snapshot.jpg")
+    town = TestClient(app, headers=heads["town_a"]).get("/api/audit", params={"action": "media.snapshot"}).json()
+    assert [(r["username"], r["institution_id"]) for r in town["items"]] == [("officer_a1", "a1")]
+    rows = TestClient(app, headers=heads["admin"]).get("/api/audit", params={"action": "media.snapshot"}).json()["items"]
+    assert {(r["username"], r["object_id"]) for r in rows} == {("officer_a1", str(events["a1"])), ("officer_b1", str(events["b1"]))}
+    csv = TestClient(app, headers=heads["county"]).get("/api/audit", params={"format": "csv", "action": "media.snapshot"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("id,at,username,role,client,action") and len(lines) == 3
+
+
+def test_audit_log_is_append_only_at_the_database(county):
+    from sqlalchemy.exc import DBAPIError
+
+    rt, app, events, heads = county
+    TestClient(app, headers=heads["admin"]).get(f"/api/events/{events['a1']}/snapshot.jpg")
+    for stmt in ("UPDATE audit_log SET username = 'someone else'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with rt.engine.begin() as c:
+                c.execute(text(stmt))
+    with rt.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM audit_log WHERE action = 'media.snapshot'")).scalar() == 1
+
+
+def test_login_cookie_rate_limit_and_csrf(county):
+    rt, app, events, heads = county
+    c = TestClient(app, base_url="http://vigil.test")
+    unknown = c.post("/api/auth/login", json={"username": "nobody", "password": "wrong-password-1"})
+    wrong = c.post("/api/auth/login", json={"username": "reviewer_b", "password": "wrong-password-1"})
+    assert unknown.status_code == wrong.status_code == 401 and unknown.json() == wrong.json()
+    ok = c.post("/api/auth/login", json={"username": "reviewer_b", "password": PASSWORD})
+    assert ok.status_code == 200
+    body = ok.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 12 * 3600 and len(body["access_token"]) >= 40
+    cookie = ok.headers["set-cookie"]
+    assert "vigil_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    with rt.engine.connect() as conn:  # the token is stored only as its SHA-256
+        stored = conn.execute(text("SELECT id FROM sessions")).scalars().all()
+    assert body["access_token"] not in stored and len(stored) >= 1
+    # the cookie authenticates reads; a write needs this site's Origin
+    assert c.get("/api/auth/me").json()["username"] == "reviewer_b"
+    eid = events["b1"]
+    assert c.post(f"/api/events/{eid}/claim").status_code == 403  # no Origin: refused
+    assert c.post(f"/api/events/{eid}/claim", headers={"Origin": "http://evil.example"}).status_code == 403
+    assert c.post(f"/api/events/{eid}/claim", headers={"Origin": "http://vigil.test"}).status_code == 200
+    # 5 failures a minute from one client address (2 above), then 429 before any hash; logged-in users go on
+    for _ in range(3):
+        assert c.post("/api/auth/login", json={"username": "town_a", "password": "wrong-password-2"}).status_code == 401
+    limited = c.post("/api/auth/login", json={"username": "county", "password": PASSWORD})
+    assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
+    assert TestClient(app, headers=heads["county"]).get("/api/events").status_code == 200
+    # logout ends the session
+    assert c.post("/api/auth/logout", headers={"Origin": "http://vigil.test"}).status_code == 204
+    assert TestClient(app, headers={"Authorization": f"Bearer {body['access_token']}"}).get("/api/auth/me").status_code == 401
+
+
+def test_login_limits_per_account_and_per_address():
+    """The limiter alone, on its own clock: 5 failures per account (from any addresses) or per address (for any
+    accounts) within 60 s, then a wait until the oldest failure leaves the window; a success clears the account."""
+    from vigil.accounts import LoginLimiter
+
+    lim = LoginLimiter()
+    for i in range(5):
+        assert lim.retry_after("zhang", f"10.0.0.{i}", t=100.0 + i) == 0
+        lim.failed("zhang", f"10.0.0.{i}", t=100.0 + i)
+    assert lim.retry_after("zhang", "10.9.9.9", t=105.0) == 56  # the account, from a new address
+    assert lim.retry_after("li", "10.9.9.9", t=105.0) == 0  # another account elsewhere: free
+    assert lim.retry_after("zhang", "10.9.9.9", t=160.5) == 0  # the first failure left the window
+    for i in range(5):
+        lim.failed(f"user{i}", "10.1.1.1", t=200.0)
+    assert lim.retry_after("li", "10.1.1.1", t=201.0) == 60  # the address, for any account
+    lim.succeeded("zhang")
+    assert lim.retry_after("zhang", "10.2.2.2", t=106.0) == 0
+
+
+def test_api_tokens_and_disabled_users(county):
+    from vigil import accounts
+
+    rt, app, events, heads = county
+    admin = TestClient(app, headers=heads["admin"])
+    made = admin.post("/api/tokens", json={"name": "dashboard", "username": "county", "days": 30})
+    assert made.status_code == 201
+    token = made.json()["token"]
+    assert token.startswith("vgt_") and made.json()["state"] == "active"
+    assert token not in admin.get("/api/tokens").text  # shown once only
+    integ = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    assert integ.get("/api/auth/me").json()["via"] == "token"
+    assert len(integ.get("/api/events").json()["items"]) == 4
+    assert TestClient(app, headers=heads["county"]).post("/api/tokens", json={"name": "x", "username": "county"}).status_code == 403
+    assert admin.delete(f"/api/tokens/{made.json()['id']}").json()["state"] == "revoked"
+    assert integ.get("/api/events").status_code == 401
+    # disabling a user ends their sessions and tokens at once
+    other = admin.post("/api/tokens", json={"name": "b", "username": "officer_b1"}).json()["token"]
+    with rt.sessions() as s:
+        accounts.set_disabled(s, accounts.get_user(s, "officer_b1"))
+        s.commit()
+    assert TestClient(app, headers=heads["officer_b1"]).get("/api/events").status_code == 401
+    assert TestClient(app, headers={"Authorization": f"Bearer {other}"}).get("/api/events").status_code == 401
+    # /metrics: the configured token, or an admin
+    assert TestClient(app, headers={"Authorization": "Bearer " + "m" * 32}).get("/metrics").status_code == 200
+    assert TestClient(app).get("/metrics").status_code == 401
+
+
+def test_review_claim_race_has_one_winner(county):
+    """Two reviewers claim the same event at the same moment, ten times over: exactly one wins each time."""
+    rt, app, events, heads = county
+    make_user(rt, "reviewer_b2", "reviewer", regions=["示范县/河西乡"])
+    clients = [TestClient(app, headers=heads["reviewer_b"]), TestClient(app, headers=bearer(rt, "reviewer_b2"))]
+    for round_ in range(10):
+        eid = events["b2"]
+        for c in clients:  # start each round free
+            c.delete(f"/api/events/{eid}/claim")
+        barrier, codes = threading.Barrier(2), []
+
+        def go(c):
+            barrier.wait()
+            codes.append(c.post(f"/api/events/{eid}/claim").status_code)
+
+        threads = [threading.Thread(target=go, args=(c,)) for c in clients]
+        [t.start() for t in threads]
+        [t.join(30) for t in threads]
+        assert sorted(codes) == [200, 409], (round_, codes)
+    holder = clients[0].get(f"/api/events/{events['b2']}").json()["claimed_by"]
+    loser = clients[1] if holder == "reviewer_b" else clients[0]
+    r = loser.post(f"/api/events/{events['b2']}/review", json={"verdict": "confirmed"})
+    assert r.status_code == 409 and f"claimed by {holder}" in r.json()["detail"]
+
+
+def test_bulk_review_and_queue_counts(county):
+    rt, app, events, heads = county
+    c = TestClient(app, headers=heads["county"])
+    q = c.get("/api/review/queue").json()
+    assert q["pending"] == 4 and q["unclaimed"] == 4 and q["mine_reviewed_today"] == 0
+    assert c.post(f"/api/events/{events['a2']}/claim").status_code == 200
+    assert c.get("/api/review/queue").json()["mine_claimed"] == 1
+    r = c.post("/api/events/review", json={"items": [
+        {"id": events["a1"], "verdict": "confirmed"},
+        {"id": events["b1"], "verdict": "false_alarm", "reason": "drill_or_test", "note": "消防演练"},
+        {"id": 999999, "verdict": "confirmed"}]}).json()
+    assert (r["reviewed"], r["failed"]) == (2, 1)
+    assert [x["status"] for x in r["results"]] == [200, 200, 404]
+    assert c.post("/api/events/review", json={"items": [{"id": events["a1"], "verdict": "false_alarm"}]}).status_code == 422
+    q = c.get("/api/review/queue").json()
+    assert q["pending"] == 2 and q["mine_reviewed_today"] == 2
+    town = TestClient(app, headers=heads["town_a"]).get("/api/review/queue").json()
+    assert town["pending"] == 1  # a2 only, in its scope
+    b1 = c.get(f"/api/events/{events['b1']}").json()
+    assert (b1["review_status"], b1["review_reason"], b1["reviewer"]) == ("false_alarm", "drill_or_test", "county")
+
+
+def test_users_cli_add_passwd_disable(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine
+
+    from helpers import REPO
+
+    db = f"sqlite:///{tmp_path / 'u.db'}"
+
+    def vigil(*args, stdin=None):
+        return subprocess.run([sys.executable, "-m", "vigil.cli", "users", *args, "--db", db], input=stdin,
+                              capture_output=True, text=True, cwd=REPO, timeout=120)
+
+    r = vigil("add", "zhang", "--role", "supervisor", "--region", "示范县/城关镇", "--password-stdin", stdin=PASSWORD + "\n")
+    assert r.returncode == 0 and "supervisor, region 示范县/城关镇" in r.stdout, r.stderr
+    assert PASSWORD not in r.stdout + r.stderr
+    r = vigil("add", "li", "--role", "officer", "--password-stdin", stdin=PASSWORD + "\n")
+    assert r.returncode == 2 and r.stderr.strip() == "error: an officer needs exactly one --institution (and no --region)"
+    r = vigil("add", "wang", "--role", "viewer", "--institution", "a1", "--password-stdin", stdin="short\n")
+    assert r.returncode == 2 and "at least 10 characters" in r.stderr
+    assert vigil("passwd", "zhang", "--password-stdin", stdin="another-password-77\n").returncode == 0
+    assert vigil("disable", "zhang").returncode == 0
+    listed = vigil("list", "--json")
+    rows = json.loads(listed.stdout)
+    assert [(u["username"], u["disabled"]) for u in rows] == [("zhang", True)]
+    assert "argon2" not in listed.stdout
+    with create_engine(db).connect() as c:
+        h = c.execute(text("SELECT password_hash FROM users")).scalar()
+        actions = c.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
+    assert h.startswith("$argon2id$")
+    assert actions == ["user.create", "user.passwd", "user.disable"]

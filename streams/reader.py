@@ -12,7 +12,6 @@ import logging
 import multiprocessing as mp
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from typing import Callable

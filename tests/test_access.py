@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 
 import pytest
 from fastapi.testclient import TestClient

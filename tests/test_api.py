@@ -94,9 +94,7 @@ def test_health_reports_fire_rule_state(api):
 
 def test_health_reports_disabled_fire_rule_with_reason(tmp_path):
     """fire_model: null (or a missing model) disables fire_smoke, and health says so: never silently absent."""
-    from fastapi.testclient import TestClient
 
-    from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime
     from vigil_fixtures import authed_client, service_config
@@ -115,9 +113,7 @@ def test_health_reports_disabled_fire_rule_with_reason(tmp_path):
 def test_health_and_cameras_say_which_model_runs_and_why(tmp_path):
     """int8 models asked for in the config: /api/health names this CPU and, per purpose, the file really loaded, its
     kernel and the reason (the 8-bit COCO twin runs as float on a CPU without VNNI); each camera lists its files."""
-    from fastapi.testclient import TestClient
 
-    from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.models.catalogue import resolve_model
     from vigil.models.cpu import cpu_info

@@ -20,9 +20,7 @@ def crowd_clip(tmp_path_factory):
 
 
 def test_camera_offline_event_and_no_password_anywhere(tmp_path, crowd_clip, caplog):
-    from fastapi.testclient import TestClient
 
-    from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime
     from vigil.streams.reader import ReaderSettings
@@ -87,10 +85,8 @@ def test_rtsp_camera_to_reviewed_event(tmp_path):
     blocked_exit + ebike_indoor (demo dwell 10 s) -> events with evidence JPEG in SQLite -> API -> review."""
     import cv2
     import numpy as np
-    from fastapi.testclient import TestClient
 
     from helpers import REPO, require
-    from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime
     from vigil.streams.rtsp import RtspServer, annexb_from_video

@@ -6,6 +6,7 @@ text file renamed .mp4, a truncated model or a binary config file are named with
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import zipfile
 from pathlib import Path
@@ -289,3 +290,11 @@ def database_problem(exc: Exception) -> str | None:
     if isinstance(exc, CommandError):
         return str(exc).strip().splitlines()[0]
     return None
+
+
+def emit(result: dict, human_lines, as_json: bool) -> None:
+    """A command's result: readable lines unless --json, then the JSON object as the last line."""
+    if not as_json:
+        for line in human_lines(result):
+            typer.echo(line)
+    typer.echo(json.dumps(result, ensure_ascii=False))

@@ -1,0 +1,76 @@
+"""`vigil bench ...`: benchmarks whose last stdout line is JSON (the figures the README reports)."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from vigil.cli_errors import BadInput, emit as _emit, fail as _fail, model_file, usage_errors as _usage_errors
+
+bench_app = typer.Typer(help="Benchmarks (last stdout line: JSON)", no_args_is_help=True)
+
+
+@bench_app.command("detector")
+def bench_detector(
+    model: str = typer.Option(..., "--model", help="Catalogue name or path of an .onnx file"),
+    imgsz: Optional[int] = typer.Option(None, "--imgsz", min=32, help="Input size for models without a fixed one"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="ONNX Runtime intra-op threads (default: CPU count)"),
+    batch: int = typer.Option(8, "--batch", min=1, help="Batch size for the throughput comparison"),
+    n: int = typer.Option(50, "--n", min=1, help="Frames timed"),
+    ultralytics: bool = typer.Option(True, "--ultralytics/--no-ultralytics", help="Also time ultralytics YOLO.predict"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """OnnxDetector vs raw session.run vs ultralytics on real street frames. Last line: JSON."""
+    from vigil.models.catalogue import ModelNotFound, resolve_model
+    from vigil.vision.bench_detector import bench_detector as run_bench, human_lines
+
+    with _usage_errors(ModelNotFound, FileNotFoundError, BadInput):
+        path = model_file(resolve_model(model), "--model", suffixes=(".onnx",))
+        result = run_bench(path, imgsz=imgsz, threads=threads, batch=batch, n=n, ultralytics=ultralytics)
+    _emit(result, human_lines, as_json)
+
+
+@bench_app.command("streams")
+def bench_streams_cmd(
+    cameras: int = typer.Option(24, "--cameras", min=1, max=256, help="RTSP cameras to start"),
+    seconds: float = typer.Option(60, "--seconds", min=5, help="Measuring window (after the warm-up)"),
+    size: str = typer.Option("640x360", "--size", help="Frame size WxH (sub-stream 640x360; main stream e.g. 1280x720)"),
+    fps: float = typer.Option(10, "--fps", min=1, max=60, help="Camera frame rate"),
+    baseline: bool = typer.Option(False, "--baseline", help="Also run the naive ultralytics baseline and report baseline_ratio"),
+    warmup: float = typer.Option(15, "--warmup", min=0, help="Seconds before measuring"),
+    model: Optional[str] = typer.Option(None, "--model", help="Object model (catalogue name or path; default: the catalogue's objects default)"),
+    imgsz: int = typer.Option(320, "--imgsz", min=64),
+    fire_model: str = typer.Option("auto", "--fire-model", help="Fire/smoke model (catalogue name or path; auto: the catalogue default)"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """N cameras on the local RTSP server, every rule active; last line: JSON (cameras, detect_hz_min,
+    lag_p50_s, lag_p99_s, dropped_frames, cpu_percent, rss_mb[, baseline_ratio])."""
+    from vigil.bench import bench_streams
+    from vigil.models.catalogue import ModelNotFound, resolve_model
+
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        _fail(f"--size must look like 640x360, not {size!r}")
+    with _usage_errors(ModelNotFound, BadInput):
+        model_file(resolve_model(model), "--model")
+        if fire_model != "auto":
+            model_file(resolve_model(fire_model, purpose="fire"), "--fire-model")
+    log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
+    result = bench_streams(cameras, seconds, (w, h), fps, baseline, warmup, model, imgsz, log=log, fire_model=fire_model)
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@bench_app.command("login")
+def bench_login_cmd(
+    attempts: int = typer.Option(1000, "--attempts", min=10, max=100000, help="Wrong passwords the attacker sends"),
+    baseline: float = typer.Option(10, "--baseline-seconds", min=1, help="Reads measured before the attack"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """An address guessing passwords against the real service while a logged-in user reads events: what the
+    attacker gets (401, then 429) and the user's p50/p99 latency with and without it. Last line: JSON."""
+    from vigil.bench_login import bench_login, human_lines
+
+    log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
+    _emit(bench_login(attempts, baseline, log=log), human_lines, as_json)

@@ -11,6 +11,7 @@ from vigil.access import Principal
 from vigil.api import errors
 from vigil.api.security import get_principal
 from vigil.api.routers import audit, auth, cameras, events, health, metrics
+from vigil.api.routers import notifications
 from vigil.service import Runtime
 
 UI_DIR = Path(__file__).resolve().parent.parent / "review_ui"
@@ -21,7 +22,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                   description="Remote video safety supervision: cameras, rule events and their review. Every "
                               "operation but login and the public health line needs a session or a bearer token.")
     app.state.runtime = runtime
-    for r in (auth.router, health.router, cameras.router, events.router, audit.router, metrics.router):
+    for r in (auth.router, health.router, cameras.router, events.router, audit.router, metrics.router,
+              notifications.router):
         app.include_router(r)
 
     errors.install(app)  # 422 bodies are ErrorOut, as documented on every route

@@ -56,6 +56,8 @@ class EventRow(Base):
     claimed_by: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # user id holding the claim
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # stable key of the event (camera, zone, rule, start): a replayed write finds its row instead of adding one
+    event_key: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True, index=True)
 
     __table_args__ = (Index("ix_events_open_key", "camera_id", "zone", "rule", "state"),)
 
@@ -92,3 +94,4 @@ def as_utc(dt: datetime | None) -> datetime | None:
 
 
 from vigil.api import db_access as _db_access  # noqa: E402,F401  (registers the account tables on Base)
+from vigil.api import db_outbox as _db_outbox  # noqa: E402,F401  (registers the outbox tables on Base)

@@ -2,23 +2,46 @@
 
 Evidence lives under `media_dir`: snapshots in `events/NNNN/<id>.jpg`, clips in
 `clips/<camera>/<YYYY-MM-DD>/<id>.mp4`; the database holds paths relative to `media_dir`. A full disk
-never loses an event: the row is stored, the missing evidence is logged."""
+never loses an event: the row is stored, the missing evidence is logged.
+
+Every event change writes its notification to the outbox in the same transaction (vigil/outbox/messages.py).
+While the database is unreachable, `started` / `updated` / `ended` / clip results go to the on-disk spool
+(api/spool.py) instead, and later ones follow them there so the order holds; `replay_spool` writes them when the
+database answers again. Each event has a stable key (`events.event_key`: camera, zone, rule, start) and each of its
+notifications a stable delivery id, so a replayed write finds its row and notification instead of adding more."""
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
 
 from vigil.api.db import EventRow
+from vigil.api.spool import EventSpool, SpoolEntry, record_body, record_of
+from vigil.outbox import messages
 from vigil.vision.events import EventRecord
 
 log = logging.getLogger("vigil.api")
+
+
+def event_key(ev: EventRecord) -> str:
+    """Stable key of an event: one open event per (camera, zone, rule), so these and its start name it."""
+    return messages.stable_id("event", ev.camera_id, ev.zone or "", ev.rule, _utc(ev.started_wall).isoformat(),
+                              repr(float(ev.started_t)))
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (not: it refused the data)."""
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _utc(dt: datetime) -> datetime:
@@ -36,12 +59,20 @@ def _keep_clip_detail(row: EventRow, detail: dict) -> dict:
 
 
 class EventStore:
-    def __init__(self, sessions: sessionmaker, media_dir: Path, institution_of: dict[str, str]):
+    def __init__(self, sessions: sessionmaker, media_dir: Path, institution_of: dict[str, str], *,
+                 spool: EventSpool | None = None, regions: Callable[[], Mapping[str, str]] | None = None):
+        """`spool`: where writes wait while the database is unreachable (None: such a write raises, as before);
+        `regions`: institution id -> region path, read when a notification is written."""
         self.sessions = sessions
         self.media_dir = Path(media_dir)
         self.media_dir.mkdir(parents=True, exist_ok=True)
         self.institution_of = institution_of
+        self.spool = spool
+        self.regions = regions or dict
         self._lock = threading.Lock()
+        self._live: dict[str, EventRecord] = {}  # spooled openings: their records get the id once replayed
+        self._updates: dict[str, int] = {}  # event key -> updates so far (each update's delivery id)
+        self._down_since: float | None = None
 
     def close_stale_open_events(self) -> int:
         """At start-up, events left open by a previous run are closed (their state is unknown)."""
@@ -51,6 +82,8 @@ class EventStore:
             for r in rows:
                 r.state, r.ended_at = "closed", now
                 r.detail = dict(r.detail or {}, end_reason="service restarted")
+                messages.announce_event(s, r, "event.ended", self._region(r.institution_id),
+                                        messages.stable_id(r.event_key or f"row-{r.id}", "ended"))
             # clips that were recording when the service stopped will never finish
             for r in s.scalars(select(EventRow).where(EventRow.clip_status == "recording")).all():
                 if r.clip_path:
@@ -90,27 +123,91 @@ class EventStore:
 
     # -- EventSink ---------------------------------------------------------------------------
     def started(self, event: EventRecord, snapshot_jpeg: bytes | None) -> None:
-        with self._lock, self.sessions.begin() as s:
+        key = event_key(event)
+        with self._lock:
+            if not self._write(lambda: setattr(event, "id", self._open(event, snapshot_jpeg, key))):
+                self._live[key] = event
+                self._spool("started", {"key": key, "event": record_body(event)}, snapshot_jpeg)
+
+    def updated(self, event: EventRecord, snapshot_jpeg: bytes | None) -> None:
+        key = event_key(event)
+        with self._lock:
+            n = self._updates[key] = self._updates.get(key, 0) + 1
+            if not self._write(lambda: self._update(event, snapshot_jpeg, key, n)):
+                self._spool("updated", {"key": key, "n": n, "event": record_body(event)}, snapshot_jpeg)
+
+    def ended(self, event: EventRecord) -> None:
+        key = event_key(event)
+        with self._lock:
+            self._updates.pop(key, None)
+            if not self._write(lambda: self._end(event, key)):
+                self._spool("ended", {"key": key, "event": record_body(event)}, None)
+
+    def camera_status(self, camera_id: str, status: str, reason: str | None = None) -> None:
+        """Announce a camera's status (online / offline) with no event behind it (its first frame of this run)."""
+        with self._lock:
+            body = {"camera_id": camera_id, "status": status, "reason": reason}
+            if not self._write(lambda: self._status(**body)):
+                self._spool("status", body, None)
+
+    # -- writing, or spooling while the database is away -----------------------------------------
+    def _write(self, apply: Callable[[], Any]) -> bool:
+        """Run `apply` (one transaction) unless writes are spooled; False: the caller spools it instead.
+        Called with the lock held. Without a spool, errors propagate as before."""
+        if self.spool is None:
+            apply()
+            return True
+        if len(self.spool):
+            return False  # earlier writes wait there: this one goes behind them
+        try:
+            apply()
+            return True
+        except SQLAlchemyError as exc:
+            if not unreachable(exc):
+                raise
+            self._down_since = time.monotonic()
+            log.warning("database unreachable: event writes wait in the spool %s until it answers (%s)",
+                        self.spool.folder, str(exc).splitlines()[0][:200])
+            return False
+
+    def _spool(self, op: str, body: dict, jpeg: bytes | None) -> None:
+        try:
+            self.spool.append(op, body, jpeg)
+        except OSError as exc:  # a full or broken disk as well as no database: the write is lost, and says so
+            log.error("event spool: cannot keep a %s write (%s): %s", op, body.get("key"), exc)
+
+    def _region(self, institution_id: str) -> str | None:
+        return self.regions().get(institution_id)
+
+    def _row(self, s, event: EventRecord, key: str) -> EventRow | None:
+        row = s.get(EventRow, event.id) if event.id is not None else None
+        return row if row is not None else s.scalar(select(EventRow).where(EventRow.event_key == key))
+
+    def _open(self, event: EventRecord, snapshot_jpeg: bytes | None, key: str) -> int:
+        with self.sessions.begin() as s:
+            row = s.scalar(select(EventRow).where(EventRow.event_key == key))
+            if row is not None:  # a replayed opening that did reach the database before
+                return row.id
             row = EventRow(
                 camera_id=event.camera_id, institution_id=self.institution_of.get(event.camera_id, ""),
                 zone=event.zone, rule=event.rule, state="open", review_status="pending",
                 started_at=_utc(event.started_wall), stream_start_s=event.started_t,
-                peak_confidence=event.peak_confidence, params=event.params, detail=event.detail,
+                peak_confidence=event.peak_confidence, params=event.params, detail=event.detail, event_key=key,
             )
             s.add(row)
             s.flush()
-            event.id = row.id
             if snapshot_jpeg:
                 try:
                     row.snapshot_path = self._write_snapshot(row.id, snapshot_jpeg)
                 except OSError as exc:  # a full disk must not lose the event itself
                     log.error("event %s: cannot write snapshot: %s", row.id, exc)
+            messages.announce_event(s, row, "event.opened", self._region(row.institution_id),
+                                    messages.stable_id(key, "opened"))
+            return row.id
 
-    def updated(self, event: EventRecord, snapshot_jpeg: bytes | None) -> None:
-        if event.id is None:
-            return
-        with self._lock, self.sessions.begin() as s:
-            row = s.get(EventRow, event.id)
+    def _update(self, event: EventRecord, snapshot_jpeg: bytes | None, key: str, n: int) -> None:
+        with self.sessions.begin() as s:
+            row = self._row(s, event, key)
             if row is None:
                 return
             row.peak_confidence = event.peak_confidence
@@ -120,12 +217,12 @@ class EventStore:
                     row.snapshot_path = self._write_snapshot(row.id, snapshot_jpeg)
                 except OSError as exc:
                     log.error("event %s: cannot write snapshot: %s", row.id, exc)
+            messages.announce_event(s, row, "event.updated", self._region(row.institution_id),
+                                    messages.stable_id(key, "updated", n))
 
-    def ended(self, event: EventRecord) -> None:
-        if event.id is None:
-            return
-        with self._lock, self.sessions.begin() as s:
-            row = s.get(EventRow, event.id)
+    def _end(self, event: EventRecord, key: str) -> None:
+        with self.sessions.begin() as s:
+            row = self._row(s, event, key)
             if row is None:
                 return
             row.state = "closed"
@@ -133,6 +230,73 @@ class EventStore:
             row.stream_end_s = event.ended_t
             row.peak_confidence = event.peak_confidence
             row.detail = _keep_clip_detail(row, event.detail)
+            messages.announce_event(s, row, "event.ended", self._region(row.institution_id),
+                                    messages.stable_id(key, "ended"))
+
+    def _status(self, camera_id: str, status: str, reason: str | None) -> None:
+        inst = self.institution_of.get(camera_id)
+        with self.sessions.begin() as s:
+            messages.announce_camera(s, camera_id, inst, self._region(inst) if inst else None, status, reason=reason)
+
+    # -- replay ----------------------------------------------------------------------------------
+    def probe(self) -> bool:
+        try:
+            with self.sessions() as s:
+                s.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def replay_spool(self, stop: threading.Event | None = None) -> bool:
+        """Write the spooled writes in order (one transaction each), until the spool is empty (True) or the
+        database goes away again (False). An entry the database refuses for another reason is set aside."""
+        if self.spool is None or not len(self.spool):
+            return True
+        if not self.probe():
+            return False
+        t0, done = time.monotonic(), 0
+        while entries := self.spool.entries():
+            for entry in entries:
+                if stop is not None and stop.is_set():
+                    return False
+                with self._lock:
+                    try:
+                        self._replay(entry)
+                    except SQLAlchemyError as exc:
+                        if unreachable(exc):
+                            log.warning("event spool: database gone again after %d replayed write(s)", done)
+                            return False
+                        self.spool.quarantine(entry, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+                        continue
+                    except (ValueError, KeyError, TypeError) as exc:
+                        self.spool.quarantine(entry, f"unreadable entry: {type(exc).__name__}: {exc}")
+                        continue
+                    self.spool.remove(entry)
+                    done += 1
+        down = f" after {time.monotonic() - self._down_since:.1f} s" if self._down_since is not None else ""
+        log.info("database back%s: %d spooled write(s) replayed in %.2f s", down, done, time.monotonic() - t0)
+        self._down_since = None
+        return True
+
+    def _replay(self, entry: SpoolEntry) -> None:
+        body = entry.body()
+        if entry.op == "status":
+            self._status(body["camera_id"], body["status"], body.get("reason"))
+            return
+        if entry.op == "clip":
+            self._clip(body["result"])
+            return
+        key, ev = body["key"], record_of(body["event"])
+        live = self._live.get(key)
+        if entry.op == "started":
+            rid = self._open(ev, entry.jpeg(), key)
+            if live is not None:
+                live.id = rid  # the pipeline's record: later writes find the row by id
+        elif entry.op == "updated":
+            self._update(ev, entry.jpeg(), key, body["n"])
+        elif entry.op == "ended":
+            self._end(ev, key)
+            self._live.pop(key, None)
 
     def snapshot_file(self, row: EventRow) -> Path | None:
         if not row.snapshot_path:
@@ -162,15 +326,21 @@ class EventStore:
     def clip_finished(self, result: Any) -> None:
         """Record a `ClipResult` (or its dict form): 'ready' with its path, or 'failed' (no path; the
         error is kept in detail.clip_error)."""
-        event_id, status = int(_field(result, "event_id")), _field(result, "status")
-        error = _field(result, "error")
+        payload = {k: _field(result, k) for k in ("event_id", "status", "error", "path")}
+        with self._lock:
+            if not self._write(lambda: self._clip(payload)):
+                self._spool("clip", {"result": payload}, None)
+
+    def _clip(self, result: Mapping) -> None:
+        event_id, status = int(result["event_id"]), result["status"]
+        error = result.get("error")
         rel = None
         if status == "ready":
             try:
-                rel = self._rel(_field(result, "path"))
-            except ValueError:
-                status, error = "failed", f"clip written outside the media dir: {_field(result, 'path')}"
-        with self._lock, self.sessions.begin() as s:
+                rel = self._rel(result["path"])
+            except (ValueError, TypeError):
+                status, error = "failed", f"clip written outside the media dir: {result['path']}"
+        with self.sessions.begin() as s:
             row = s.get(EventRow, event_id)
             if row is None:
                 log.warning("clip for unknown event %s", event_id)

@@ -21,7 +21,7 @@ SEED = int(os.environ.get("VIGIL_FUZZ_SEED", "2"))
 MAX_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "60"))
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-OPERATIONS = 22  # documented operations in /openapi.json
+OPERATIONS = 26  # documented operations in /openapi.json (4 of them the notifications')
 
 
 def api_token(rt, username: str, role: str, **scope) -> str:
@@ -47,13 +47,35 @@ def fuzz_command(url: str, token: str) -> list[str]:
             "--generation-database", "none", "--no-color", "--output-truncate", "true"]
 
 
+def seed_dead_letter(rt) -> int:
+    """A dead letter as the dispatcher leaves one (the seeded events' first notification, given up by a webhook),
+    so that redelivering the schema's example id (1) reaches its logic instead of a 404."""
+    from vigil.api.db import utcnow
+    from vigil.api.db_outbox import DeadLetterRow, OutboxRow
+    from vigil.outbox.maintainer import NotificationMaintainer
+
+    NotificationMaintainer(rt.sessions, rt.cfg.notifications, []).publish()
+    with rt.sessions.begin() as s:
+        first = s.query(OutboxRow).order_by(OutboxRow.seq).first()
+        dead = DeadLetterRow(channel="webhook:fuzz", outbox_id=first.id, attempts=8, last_error="HTTP 500",
+                             status="dead", created_at=utcnow(), updated_at=utcnow())
+        s.add(dead)
+        s.flush()
+        return dead.id
+
+
 def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin") -> None:
     from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime
 
-    rt = Runtime(parse_config(service_config(tmp_path, db_url)), start_cameras=False)
+    cfg = service_config(tmp_path, db_url)
+    # the event stream (GET /api/notifications/stream) ends after stream_max_s, as a browser's EventSource expects
+    # (it reconnects with Last-Event-ID); short here so that every fuzzed request gets its whole answer
+    cfg["notifications"] = {"stream_max_s": 0.5}
+    rt = Runtime(parse_config(cfg), start_cameras=False)
     clips = seed_clips(rt, seed_events(rt))
+    assert seed_dead_letter(rt) == 1, "the schema's example dead letter id (1)"
     assert clips["ready"] == 1, "the schema's example event id (1) should be the event with a ready clip"
     scope = {"institutions": ["fy"]} if role == "officer" else {}
     token = api_token(rt, f"fuzz-{role}", role, **scope)

@@ -22,7 +22,8 @@ ROLES = ("admin", "supervisor", "officer", "reviewer", "viewer")
 # the permission matrix (README, "Who may do what"); every route asks for exactly one of these
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"events.read", "events.review", "media.view", "live.view", "inventory.read", "inventory.edit",
-                        "audit.read", "users.manage", "tokens.manage", "metrics.read"}),
+                        "audit.read", "users.manage", "tokens.manage", "metrics.read",
+                        "notifications.manage"}),
     "supervisor": frozenset({"events.read", "events.review", "media.view", "live.view", "inventory.read",
                              "inventory.edit", "audit.read"}),
     "officer": frozenset({"events.read", "media.view", "live.view", "inventory.read"}),

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import SecretStr, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from vigil.outbox.config import NotificationsConfig, SpoolConfig  # notifications and the event spool (issue #15)
+
 SiteKind = Literal["gate", "control_room", "corridor", "exit", "stairwell", "lobby", "other"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -260,6 +262,7 @@ class StorageConfig(Strict):
     data_dir: str = F(".vigil-data", title="Data directory", description="Where the SQLite file and media (snapshots, clips) are written.")
     clips: ClipsConfig = F(default_factory=ClipsConfig, title="Evidence clips", description="MP4 clip per event from a ring buffer of the camera's packets.")
     retention: RetentionConfig = F(default_factory=RetentionConfig, title="Media retention", description="Deletes old media by age, free disk space and total size.")
+    spool: SpoolConfig = F(default_factory=SpoolConfig, title="Event spool", description="Where event writes wait while the database is unreachable.")
 
 
 class ServerConfig(Strict):
@@ -282,6 +285,7 @@ class VigilConfig(Strict):
     detector: DetectorConfig = F(default_factory=DetectorConfig, title="Detector", description="Object detector settings.")
     storage: StorageConfig = F(default_factory=StorageConfig, title="Storage", description="Database and media.")
     server: ServerConfig = F(default_factory=ServerConfig, title="Server", description="HTTP API.")
+    notifications: NotificationsConfig = F(default_factory=NotificationsConfig, title="Notifications", description="Webhooks, MQTT and the event stream (transactional outbox).")
 
     @model_validator(mode="after")
     def _refs(self) -> "VigilConfig":

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from vigil.outbox.config import Filters, MqttConfig, NotificationsConfig, Retry, SpoolConfig, WebhookConfig
+
 from vigil.config import (BlockedExitRule, Camera, ClipsConfig, DetectorConfig, RetentionConfig, EbikeIndoorRule, FireSmokeRule, Institution, Schedule,
                           ScheduleWindow, ServerConfig, StorageConfig, UnattendedRoomRule, VigilConfig, Zone)
 
@@ -13,7 +15,9 @@ SECTIONS = [("top level", VigilConfig), ("institutions[]", Institution), ("camer
             ("rule: blocked_exit", BlockedExitRule), ("rule: unattended_room", UnattendedRoomRule),
             ("rule: ebike_indoor", EbikeIndoorRule), ("rule: fire_smoke", FireSmokeRule), ("schedule", Schedule),
             ("schedule.windows[]", ScheduleWindow), ("detector", DetectorConfig), ("storage", StorageConfig),
-            ("storage.clips", ClipsConfig), ("storage.retention", RetentionConfig), ("server", ServerConfig)]
+            ("storage.clips", ClipsConfig), ("storage.retention", RetentionConfig), ("storage.spool", SpoolConfig),
+            ("server", ServerConfig), ("notifications", NotificationsConfig), ("notifications.webhooks[]", WebhookConfig),
+            ("notifications.mqtt", MqttConfig), ("notifications ... filters", Filters), ("notifications ... retry", Retry)]
 
 
 def default_of(f) -> str:

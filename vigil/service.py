@@ -11,6 +11,7 @@ from vigil.api.db import default_sqlite_url, make_engine, make_sessionmaker
 from vigil.api.migrate import upgrade
 from vigil.api.retention import MediaMaintainer
 from vigil.api.store import EventStore
+from vigil.outbox.service import Notifications
 from vigil.config import VigilConfig, redact_url
 from vigil.models.catalogue import resolve_fire_model, resolve_model
 from vigil.processor import CameraProcessor
@@ -36,6 +37,7 @@ class Runtime:
         upgrade(self.engine)
         self.sessions = make_sessionmaker(self.engine)
         self.store = EventStore(self.sessions, self.data_dir / "media", {c.id: c.institution for c in cfg.cameras})
+        self.notify = Notifications(self)  # event spool (replayed before stale events close); outbox dispatcher
         closed = self.store.close_stale_open_events()
         if closed:
             log.info("closed %d event(s) left open by a previous run", closed)
@@ -64,6 +66,7 @@ class Runtime:
 
     def start(self) -> None:
         self.maintainer.start()
+        self.notify.start()
         cams = [c for c in self.cfg.cameras if c.enabled]
         if not cams:
             return
@@ -100,6 +103,7 @@ class Runtime:
         for p in self.processors.values():
             p.stop()
         self.processors.clear()
+        self.notify.stop()
         self.engine.dispose()
 
     def camera_info(self, cam_id: str) -> dict:

@@ -19,6 +19,7 @@ from vigil.api.schemas import (ID_PATTERN, MAX_ID, BulkReviewIn, BulkReviewOut, 
                                UtcDateTime)
 from vigil.api.security import check_visible, client_address, require, visible_institutions
 from vigil.config import RULE_TYPES
+from vigil.outbox import messages as outbox
 from vigil.service import Runtime
 
 router = APIRouter(tags=["events"])
@@ -184,6 +185,7 @@ def _review_one(s: Session, rt: Runtime, who: Principal, request: Request, event
                  institution_id=row.institution_id, region=rt.regions_by_institution().get(row.institution_id),
                  before=before, after={"review_status": row.review_status, "reason": row.review_reason,
                                        "note": row.review_note})
+    outbox.announce_review(s, row, rt.regions_by_institution().get(row.institution_id), who.username)  # same commit
     s.commit()
     return row
 

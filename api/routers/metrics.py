@@ -59,6 +59,7 @@ def render(rt: Runtime) -> str:
     for r in rt.rule_status():
         lines.append(f'vigil_rule_alarm{{camera="{_label(r["camera_id"])}",zone="{_label(r["zone"] or "")}",'
                      f'rule="{r["rule"]}"}} {1 if r["status"] == "alarm" else 0}')
+    lines += rt.notify.metric_lines()  # event spool and notification dispatcher
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ from vigil.api import errors
 from vigil.api.security import get_principal
 from vigil.api.routers import audit, auth, cameras, events, health, metrics
 from vigil.api.routers import notifications
+from vigil.api.routers import inventory_cameras, inventory_institutions, inventory_regions
 from vigil.service import Runtime
 
 UI_DIR = Path(__file__).resolve().parent.parent / "review_ui"
@@ -23,6 +24,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                               "operation but login and the public health line needs a session or a bearer token.")
     app.state.runtime = runtime
     for r in (auth.router, health.router, cameras.router, events.router, audit.router, metrics.router,
+              inventory_regions.router, inventory_institutions.router, inventory_cameras.router,
               notifications.router):
         app.include_router(r)
 

@@ -46,6 +46,14 @@ SEES = {  # institutions whose events each user sees
 }
 REVIEWS = {"admin", "county", "town_a", "reviewer_b"}
 AUDITS = {"admin", "county", "town_a"}
+EDITS = {"admin": SEES["admin"], "county": SEES["county"], "town_a": SEES["town_a"]}  # whose inventory each edits
+TOWNS = {"a": "示范县/城关镇", "b": "示范县/河西乡"}
+PLACES = {"admin": {"a", "b"}, "county": {"a", "b"}, "town_a": {"a"}}  # townships where each may add an institution
+REGIONS_SEEN = {  # regions each user lists: those of its scope, and those above its institutions
+    "admin": {"示范县", *TOWNS.values()}, "county": {"示范县", *TOWNS.values()}, "town_a": {"示范县", TOWNS["a"]},
+    "officer_a1": {"示范县", TOWNS["a"]}, "officer_b1": {"示范县", TOWNS["b"]}, "reviewer_b": {"示范县", TOWNS["b"]},
+    "viewer_a2": {"示范县", TOWNS["a"]},
+}
 
 
 def county_config(tmp_path, db_url):
@@ -139,6 +147,63 @@ def test_scoping_matrix(county, user):
     assert c.get("/metrics").status_code == (200 if user == "admin" else 403)
     me = c.get("/api/auth/me").json()
     assert me["username"] == user and me["role"] == USERS[user][0]
+
+
+@pytest.mark.parametrize("user", list(USERS))
+def test_scoping_matrix_inventory(county, user):
+    """Inventory cells: list and read (inventory.read: every role, within its scope), edit (inventory.edit: an admin
+    anywhere, a supervisor within their region; the other roles 403 for every id alike, outside the scope 404)."""
+    rt, app, events, heads = county
+    c, admin = TestClient(app, headers=heads[user]), TestClient(app, headers=heads["admin"])
+    sees, edits = SEES[user], EDITS.get(user)
+    assert {i["id"] for i in c.get("/api/inventory/institutions").json()} == sees
+    assert {x["id"] for x in c.get("/api/inventory/cameras").json()} == {f"cam_{i}" for i in sees}
+    assert {r["path"] for r in c.get("/api/inventory/regions").json()} == REGIONS_SEEN[user]
+    for inst in INSTITUTIONS:
+        iid, inside = inst["id"], inst["id"] in sees
+        cam = admin.get(f"/api/inventory/cameras/cam_{iid}").json()
+        assert c.get(f"/api/inventory/cameras/cam_{iid}").status_code == (200 if inside else 404), (user, iid)
+        assert c.get(f"/api/inventory/institutions/{iid}").status_code == (200 if inside else 404), (user, iid)
+        want = 403 if edits is None else 200 if iid in edits else 404
+        assert c.put(f"/api/inventory/cameras/cam_{iid}", json={**cam, "name": f"{user}改"}).status_code == want
+        body = {**inst, "kind": inst.get("kind", "elder_care"), "name": f"{inst['name']}({user})"}
+        assert c.put(f"/api/inventory/institutions/{iid}", json=body).status_code == want, (user, iid)
+        assert c.delete(f"/api/inventory/cameras/cam_{iid}_none").status_code == (403 if edits is None else 404)
+    for town, region in TOWNS.items():
+        new = {"id": f"new_{town}", "name": "新院", "region": region}
+        made = c.post("/api/inventory/institutions", json=new).status_code
+        assert made == (201 if town in PLACES.get(user, ()) else 403), (user, town, made)
+        cam = {"id": f"cam_new_{town}", "name": "新出口", "url": "rtsp://127.0.0.1:9/new", "institution": f"new_{town}",
+               "site_kind": "exit"}
+        added = c.post("/api/inventory/cameras", json=cam).status_code
+        assert added == (201 if made == 201 else 403 if edits is None else 422), (user, town, added)  # 422: unknown
+        if added == 201:
+            assert c.delete(f"/api/inventory/cameras/cam_new_{town}").status_code == 204
+            assert c.delete(f"/api/inventory/institutions/new_{town}").status_code == 204
+    changed = {r["object_id"] for r in admin.get("/api/audit", params={"username": user, "limit": 500}).json()["items"]
+               if r["action"].startswith("inventory.")}
+    assert changed == (set() if edits is None else {f"cam_{i}" for i in edits} | set(edits)
+                       | {f"new_{t}" for t in PLACES[user]} | {f"cam_new_{t}" for t in PLACES[user]})
+
+
+def test_institution_region_change_applies_to_scopes_at_once(county):
+    """An admin moves b1 from 河西乡 to 城关镇: from the next request the 城关镇 supervisor sees its events, camera and
+    record, the 河西乡 reviewer no longer does; b1's officer (scoped by institution) keeps it."""
+    rt, app, events, heads = county
+    admin = TestClient(app, headers=heads["admin"])
+    b1 = admin.get("/api/inventory/institutions/b1").json()
+    assert admin.put("/api/inventory/institutions/b1", json={**b1, "region": "示范县/城关镇"}).status_code == 200
+    assert rt.regions_by_institution()["b1"] == "示范县/城关镇"
+    for user, sees_b1 in (("town_a", True), ("reviewer_b", False), ("officer_b1", True), ("county", True)):
+        c = TestClient(app, headers=heads[user])
+        ids = {e["institution_id"] for e in c.get("/api/events", params={"limit": 500}).json()["items"]}
+        assert ("b1" in ids) == sees_b1, user
+        assert c.get(f"/api/events/{events['b1']}").status_code == (200 if sees_b1 else 404), user
+        assert c.get("/api/cameras/cam_b1").status_code == (200 if sees_b1 else 404), user
+        assert c.get("/api/inventory/institutions/b1").status_code == (200 if sees_b1 else 404), user
+    town = TestClient(app, headers=heads["town_a"])  # b1 lies in their region now, but may not leave it through them
+    back = town.put("/api/inventory/institutions/b1", json={**b1, "region": "示范县/河西乡"})
+    assert back.status_code == 403  # moving an institution out of their region is refused
 
 
 def test_supervisor_audit_is_scoped_and_exports_csv(county):

@@ -21,6 +21,8 @@ models_app = typer.Typer(help="Model catalogue", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 from vigil.cli_users import users_app  # noqa: E402
 app.add_typer(users_app, name="users")
+from vigil.cli_inventory import inventory_app  # noqa: E402
+app.add_typer(inventory_app, name="inventory")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -30,6 +30,13 @@ EBIKE_CLASSES: tuple[str, ...] = ("bicycle", "motorcycle")
 PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell"})
 INDOOR_PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell", "lobby"})
 STAFFED_KINDS: frozenset[str] = frozenset({"control_room", "gate"})
+# text a database can store: PostgreSQL's text holds no NUL byte (YAML can write one as "\0")
+NO_NUL = r"^[^\x00]*$"
+# a region path: at most 255 characters (the database column), at least one part that is not blank
+REGION_PATTERN = r"^[^\x00]*[^\x00/\s][^\x00]*$"
+# the schema of a polygon point (validated by Zone._poly, which names the point; stated here for API clients)
+_POINT_SCHEMA = {"type": "array", "prefixItems": [{"type": "number", "minimum": 0, "maximum": 1}] * 2,
+                 "minItems": 2, "maxItems": 2}
 
 
 class Strict(BaseModel):
@@ -141,8 +148,10 @@ RULE_TYPES: tuple[str, ...] = ("blocked_exit", "unattended_room", "ebike_indoor"
 
 
 class Zone(Strict):
-    name: str = F(title="Zone name", description="Unique within the camera, e.g. 'east exit'.", min_length=1, max_length=80)
-    polygon: list[tuple[float, float]] = F(title="Polygon", description="Vertices (x, y) in 0..1 of the frame width/height.")
+    name: str = F(title="Zone name", description="Unique within the camera, e.g. 'east exit'.", min_length=1, max_length=80,
+                  pattern=NO_NUL)
+    polygon: list[tuple[float, float]] = F(title="Polygon", description="Vertices (x, y) in 0..1 of the frame width/height.",
+                                           json_schema_extra={"minItems": 3, "items": _POINT_SCHEMA})
     rules: list[Rule] = F(default_factory=list, title="Rules", description="Rules evaluated inside this zone.")
 
     @field_validator("polygon")
@@ -164,8 +173,8 @@ FIRE_MIN_HZ = 2.0  # fire/smoke confirmation needs k of n frames inside 3 s
 
 class Camera(Strict):
     id: str = F(title="Camera id", description="Stable id used in URLs: letters, digits, '-' and '_'.", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    name: str = F(title="Name", description="Human name shown in the UI, e.g. '一楼东侧安全出口'.", min_length=1)
-    url: str = F(title="Stream URL", description="rtsp:// (pulled over TCP), http(s):// MJPEG, or a video file path.")
+    name: str = F(title="Name", description="Human name shown in the UI, e.g. '一楼东侧安全出口'.", min_length=1, pattern=NO_NUL)
+    url: str = F(title="Stream URL", description="rtsp:// (pulled over TCP), http(s):// MJPEG, or a video file path.", pattern=NO_NUL)
     institution: str = F(title="Institution", description="Id of the institution this camera belongs to.")
     site_kind: SiteKind = F(title="Site kind", description="gate | control_room | corridor | exit | stairwell | lobby | other.")
     detect_fps: float = F(1.0, title="Detect rate", description="Frames per second sent to the detector; a camera with a fire_smoke rule runs at least 2 (flame and smoke must be confirmed within 3 s).", gt=0, le=30)
@@ -219,8 +228,9 @@ class Camera(Strict):
 
 class Institution(Strict):
     id: str = F(title="Institution id", description="Stable id: letters, digits, '-' and '_'.", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    name: str = F(title="Name", description="Official name, e.g. 'XX县社会福利中心'.", min_length=1)
-    region: str = F(title="Region path", description="Administrative path from county down, '/'-separated, e.g. 'XX县/YY镇'.", min_length=1)
+    name: str = F(title="Name", description="Official name, e.g. 'XX县社会福利中心'.", min_length=1, pattern=NO_NUL)
+    region: str = F(title="Region path", description="Administrative path from county down, '/'-separated, e.g. 'XX县/YY镇'.", min_length=1,
+                    max_length=255, pattern=REGION_PATTERN)
     kind: Literal["elder_care", "child_welfare", "relief_station", "funeral_home", "other"] = F("elder_care", title="Kind", description="Type of civil-affairs institution.")
 
 

@@ -40,7 +40,9 @@ def run_demo(port: int = 8470) -> None:
         print(f"demo: {len(mounts)} cameras served over RTSP at rtsp://127.0.0.1:{server.port}/<camera id>", flush=True)
     else:
         print(f"demo: GStreamer RTSP server unavailable ({why}); cameras read the clips as files", flush=True)
-    rt = Runtime(cfg)
+    rt = Runtime(cfg, import_inventory=True)  # the demo inventory (with this run's camera URLs) into the database
+    print(f"demo: inventory of {len(rt.cfg.institutions)} institutions and {len(rt.cfg.cameras)} cameras in the "
+          f"database (change it under /api/inventory/...)", flush=True)
     url = f"http://{cfg.server.host}:{port}/ui/"
     print(f"demo: open {url}  (API: http://{cfg.server.host}:{port}/docs)  Ctrl-C stops", flush=True)
     try:

@@ -6,6 +6,7 @@ one loop, so detection can be batched across cameras."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from datetime import datetime
@@ -64,10 +65,9 @@ class CameraProcessor:
         self.offline_event: EventRecord | None = None
         self.motion = MotionGate()
         self.still_recheck_s = still_recheck_s
-        self.objects_interval = 1.0 / camera.detect_fps
-        self.fire_interval = 1.0 / max(camera.detect_fps, FIRE_MIN_HZ) if pipeline.needs_fire else None
-        self.rules_interval = 1.0 / camera.effective_detect_fps
-        self.next_objects = self.next_fire = self.next_rules = -np.inf
+        self._set_rates()
+        self.stopped = False
+        self._lock = threading.Lock()  # the pipeline is swapped (reconfigure) only between two evaluations
         self.remembered: Detections | None = None  # last object detections, reused while the scene is still
         self.moving = True
         self.objects_rate, self.fire_rate, self.rules_rate = RateMeter(), RateMeter(), RateMeter()
@@ -85,6 +85,38 @@ class CameraProcessor:
         return self
 
     def stop(self) -> None:
+        self.reader.stop()
+
+    def _set_rates(self) -> None:
+        camera = self.camera
+        self.objects_interval = 1.0 / camera.detect_fps
+        self.fire_interval = 1.0 / max(camera.detect_fps, FIRE_MIN_HZ) if self.pipeline.needs_fire else None
+        self.rules_interval = 1.0 / camera.effective_detect_fps
+        self.next_objects = self.next_fire = self.next_rules = -np.inf
+
+    def _close_events(self, reason: str) -> None:
+        t = self._last_t if self._last_t is not None else time.monotonic() - self._started_mono
+        self.pipeline.close_events(t, self._now(), reason)
+
+    def reconfigure(self, camera: Camera, pipeline: CameraPipeline) -> None:
+        """Use `camera`'s zones and rules (in `pipeline`) from the next frame on, on the same stream; the old rules'
+        open events end ("camera reconfigured")."""
+        with self._lock:
+            self._close_events("camera reconfigured")
+            self.camera, self.pipeline = camera, pipeline
+            self.remembered = None
+            self._set_rates()
+
+    def retire(self, reason: str) -> None:
+        """Stop for good (the camera was removed or disabled): its open events end with `reason`, then the reader."""
+        with self._lock:
+            self.stopped = True
+            self._close_events(reason)
+            if self.offline_event is not None:
+                ev, self.offline_event = self.offline_event, None
+                ev.ended_t, ev.ended_wall = time.monotonic() - self._started_mono, self._now()
+                ev.detail["end_reason"] = reason
+                self.sink.ended(ev)
         self.reader.stop()
 
     def _now(self) -> datetime:
@@ -115,6 +147,11 @@ class CameraProcessor:
 
     def evaluate(self, frame: Frame, objects: Detections | None, fire: Detections | None) -> None:
         """Run the rules on a planned frame (objects None: reuse the remembered detections)."""
+        with self._lock:
+            if not self.stopped:
+                self._evaluate(frame, objects, fire)
+
+    def _evaluate(self, frame: Frame, objects: Detections | None, fire: Detections | None) -> None:
         now = time.monotonic()
         if objects is not None:
             self.remembered = objects
@@ -137,6 +174,11 @@ class CameraProcessor:
 
     # -- camera_offline ----------------------------------------------------------------------
     def check_offline(self) -> None:
+        with self._lock:
+            if not self.stopped:
+                self._check_offline()
+
+    def _check_offline(self) -> None:
         since = self.reader.health.seconds_since_frame()
         if since is None:
             since = time.monotonic() - self._started_mono

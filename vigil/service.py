@@ -1,4 +1,11 @@
-"""`Runtime`: everything the running service holds (config, database, detectors, cameras)."""
+"""`Runtime`: everything the running service holds (config, database, detectors, cameras).
+
+The inventory (institutions, cameras with zones and rules) lives in the database (vigil/inventory.py). At start an
+empty database takes the config's institutions and cameras; afterwards the database is the source of truth and
+`cfg.institutions` / `cfg.cameras` are its in-memory view. `apply_inventory()` (called by the API after each
+committed change) reloads it and makes the cameras match: a camera added starts, one removed or disabled stops, one
+whose zones or rules changed gets a new pipeline from its next frame (same stream), one whose stream changed
+restarts; institutions' regions, and so every scope, follow at once."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +19,7 @@ from vigil.api.migrate import upgrade
 from vigil.api.retention import MediaMaintainer
 from vigil.api.store import EventStore
 from vigil.outbox.service import Notifications
-from vigil.config import VigilConfig, redact_url
+from vigil.config import Camera, VigilConfig, redact_url
 from vigil.models.catalogue import resolve_fire_model, resolve_model
 from vigil.processor import CameraProcessor
 from vigil.scheduler import DetectionScheduler
@@ -21,13 +28,16 @@ from vigil.vision.detector import load_detector
 from vigil.evidence import EvidenceSink
 from vigil.vision.events import EventSink, FanoutSink
 from vigil.vision.pipeline import CameraPipeline
+from vigil import inventory
 
 log = logging.getLogger("vigil.service")
 
 
 class Runtime:
     def __init__(self, cfg: VigilConfig, *, start_cameras: bool = True, reader_settings: ReaderSettings | None = None,
-                 extra_sink: EventSink | None = None):
+                 extra_sink: EventSink | None = None, import_inventory: bool = False):
+        """`import_inventory`: upsert the config's institutions and cameras into the database even when it holds an
+        inventory already (the demo, whose camera URLs change per run); else only an empty database takes them."""
         self.cfg = cfg
         self.tz = ZoneInfo(cfg.server.timezone)
         self.data_dir = Path(cfg.storage.data_dir).resolve()
@@ -36,6 +46,14 @@ class Runtime:
         self.engine = make_engine(self.database_url)
         upgrade(self.engine)
         self.sessions = make_sessionmaker(self.engine)
+        self._inventory_lock = threading.RLock()
+        self._watch_stop = threading.Event()
+        self.inventory_poll_s = 5.0
+        self.cameras_live = False  # start() turns it on: from then on apply_inventory starts and stops cameras
+        self._seed_inventory(cfg, import_inventory)
+        with self.sessions() as s:
+            institutions, cameras = inventory.load(s)
+        self.cfg = cfg = cfg.model_copy(update={"institutions": institutions, "cameras": cameras})
         self.store = EventStore(self.sessions, self.data_dir / "media", {c.id: c.institution for c in cfg.cameras})
         self.notify = Notifications(self)  # event spool (replayed before stale events close); outbox dispatcher
         closed = self.store.close_stale_open_events()
@@ -51,40 +69,121 @@ class Runtime:
         self.detector = None
         self.fire_detector = None
         self.scheduler: DetectionScheduler | None = None
+        self._wake = threading.Event()
+        self._evidence = EvidenceSink(self.store, self.processors, cfg.storage.clips)
+        self.sink = FanoutSink(*[x for x in (self.store, self._evidence, extra_sink) if x is not None])
         self.fire_path, self.fire_imgsz, self.fire_reason = resolve_fire_model(cfg.detector.fire_model, cfg.detector.fire_imgsz)
         if self.fire_reason:
             log.warning("fire_smoke rules disabled: %s", self.fire_reason)
         if start_cameras:
             self.start()
 
-    def _sink(self) -> EventSink:
-        """The store first (it assigns event ids), then clip requests, then any extra sink."""
-        sinks = [self.store, EvidenceSink(self.store, self.processors, self.cfg.storage.clips)]
-        if self.extra_sink is not None:
-            sinks.append(self.extra_sink)
-        return FanoutSink(*sinks)
+    def _seed_inventory(self, cfg: VigilConfig, always: bool) -> None:
+        """An empty database takes the config's institutions and cameras (audited as done by the service)."""
+        from vigil.inventory_sync import import_inventory
+
+        with self.sessions() as s:
+            empty = inventory.is_empty(s)
+            if not (empty or always):
+                stored = inventory.load(s)
+                if cfg.institutions and (stored[0], stored[1]) != (cfg.institutions, cfg.cameras):
+                    log.info("inventory from the database (%d institutions, %d cameras); the config's institutions and "
+                             "cameras are not used (`vigil inventory import` loads them)", *map(len, stored))
+                return
+            rep = import_inventory(s, cfg.institutions, cfg.cameras, actor="service start", client="config")
+            s.commit()
+        if rep.added or rep.changed:
+            log.info("inventory imported from the config: %s", rep.lines()[-1])
 
     def start(self) -> None:
         self.maintainer.start()
         self.notify.start()
-        cams = [c for c in self.cfg.cameras if c.enabled]
-        if not cams:
-            return
+        self.cameras_live = True
+        self.apply_inventory()
+        self._watch_stop.clear()
+        threading.Thread(target=self._watch_inventory, name="inventory-watch", daemon=True).start()
+
+    def _watch_inventory(self) -> None:
+        """Changes made by another process (`vigil inventory import`, a second API process) reach the cameras within
+        `inventory_poll_s`; the API's own changes are applied at once, after their commit."""
+        while not self._watch_stop.wait(self.inventory_poll_s):
+            try:
+                self.apply_inventory()
+            except Exception:  # noqa: BLE001 - a database blink: the next round tries again
+                log.warning("reading the inventory failed; the cameras keep running as they are", exc_info=True)
+
+    def apply_inventory(self) -> dict[str, list[str]]:
+        """Make the service match the inventory in the database (after a committed change): the in-memory view
+        (`cfg.institutions`, `cfg.cameras`, `institutions`, the store's camera -> institution map) at once, and, once
+        started, the cameras: which started, stopped, restarted (stream settings changed) or got new zones and rules
+        from their next frame (reconfigured)."""
+        with self._inventory_lock:
+            with self.sessions() as s:
+                institutions, cameras = inventory.load(s)
+            self.cfg = self.cfg.model_copy(update={"institutions": institutions, "cameras": cameras})
+            self.institutions = {i.id: i for i in institutions}
+            self.store.institution_of = {c.id: c.institution for c in cameras}
+            done: dict[str, list[str]] = {"started": [], "stopped": [], "restarted": [], "reconfigured": []}
+            if not self.cameras_live:
+                return done
+            running, want = dict(self.processors), {c.id: c for c in cameras if c.enabled}
+            retired = [(running.pop(cid), "camera removed or disabled") for cid in list(running) if cid not in want]
+            done["stopped"] = [p.camera.id for p, _ in retired]
+            if want:
+                self._load_models(list(want.values()))
+            for cam in want.values():
+                proc = running.get(cam.id)
+                if proc is not None and proc.camera == cam:
+                    continue
+                if proc is not None and self._same_stream(proc.camera, cam):
+                    proc.reconfigure(cam, self._pipeline(cam))
+                    done["reconfigured"].append(cam.id)
+                    log.info("camera %s: zones and rules replaced (%d zone(s))", cam.id, len(cam.zones))
+                    continue
+                if proc is not None:
+                    retired.append((proc, "camera stream settings changed"))
+                    done["restarted"].append(cam.id)
+                else:
+                    done["started"].append(cam.id)
+                running[cam.id] = self._start_camera(cam)
+            self.processors = running
+            self._evidence.processors = running
+            if self.scheduler is not None:
+                self.scheduler.processors = list(running.values())
+            elif running:
+                det = self.cfg.detector
+                self.scheduler = DetectionScheduler(list(running.values()), self.detector, self.fire_detector,
+                                                    max_batch=det.max_batch, workers=det.threads or os.cpu_count() or 1,
+                                                    wake=self._wake).start()
+            for proc, why in retired:
+                proc.retire(why)
+                log.info("camera %s stopped: %s", proc.camera.id, why)
+            return done
+
+    @staticmethod
+    def _same_stream(a: Camera, b: Camera) -> bool:
+        """The reader can stay: same source, looping, key-frame decoding and publishing rate."""
+        return (a.url, a.loop, a.keyframes_only, a.effective_detect_fps) == \
+            (b.url, b.loop, b.keyframes_only, b.effective_detect_fps)
+
+    def _load_models(self, cams: list[Camera]) -> None:
         det = self.cfg.detector
-        workers = det.threads or os.cpu_count() or 1  # parallel single-threaded inference calls
-        self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence, 1)
-        if self.fire_path is not None and any(c.has_fire_rule for c in cams):
+        if self.detector is None:
+            self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence, 1)
+        if self.fire_detector is None and self.fire_path is not None and any(c.has_fire_rule for c in cams):
             self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence, 1)
-        sink = self._sink()
-        wake = threading.Event()
-        for cam in cams:
-            pipeline = CameraPipeline(cam, self.detector, sink, self.fire_detector, self.fire_reason)
-            reader = CameraReader(cam.id, cam.url, self._reader_settings(cam), on_clip=self.store.clip_finished)
-            reader.frames.notify = wake
-            self.processors[cam.id] = CameraProcessor(cam, reader, pipeline, sink, self.tz, det.still_recheck_s).start()
-            log.info("camera %s (%s) started: %s", cam.id, cam.site_kind, redact_url(cam.url))
-        self.scheduler = DetectionScheduler(list(self.processors.values()), self.detector, self.fire_detector,
-                                            max_batch=det.max_batch, workers=workers, wake=wake).start()
+            if self.scheduler is not None:
+                self.scheduler.fire_detector = self.fire_detector
+
+    def _pipeline(self, cam: Camera) -> CameraPipeline:
+        return CameraPipeline(cam, self.detector, self.sink, self.fire_detector, self.fire_reason)
+
+    def _start_camera(self, cam: Camera) -> CameraProcessor:
+        reader = CameraReader(cam.id, cam.url, self._reader_settings(cam), on_clip=self.store.clip_finished)
+        reader.frames.notify = self._wake
+        proc = CameraProcessor(cam, reader, self._pipeline(cam), self.sink, self.tz, self.cfg.detector.still_recheck_s)
+        log.info("camera %s (%s) started: %s", cam.id, cam.site_kind, redact_url(cam.url))
+        return proc.start()
 
     def _reader_settings(self, cam) -> ReaderSettings:
         """Hand frames on at twice the camera's fastest rule rate (at least 4 per second): fine enough for
@@ -96,13 +195,17 @@ class Runtime:
                                  "clip_ring_s": clips.ring_s if clips.enabled else None})
 
     def stop(self) -> None:
+        self.cameras_live = False
+        self._watch_stop.set()
         self.maintainer.stop()
-        if self.scheduler is not None:
-            self.scheduler.stop()
-            self.scheduler = None
-        for p in self.processors.values():
-            p.stop()
-        self.processors.clear()
+        with self._inventory_lock:  # no apply_inventory half way
+            if self.scheduler is not None:
+                self.scheduler.stop()
+                self.scheduler = None
+            for p in self.processors.values():
+                p.stop()
+            self.processors = {}
+            self._evidence.processors = self.processors
         self.notify.stop()
         self.engine.dispose()
 

@@ -115,6 +115,10 @@ class CameraPipeline:
                 self.sink.updated(m.event, self._snapshot(m, image, obs))
         return changed
 
+    def close_events(self, t: float, wall: datetime, reason: str) -> list[EventRecord]:
+        """End every open event (the camera was reconfigured or removed: these rules stop watching)."""
+        return [self._end(m, t, wall, reason) for m in self.monitors if m.event is not None]
+
     def _end(self, m: RuleMonitor, t: float, wall: datetime, reason: str = "cleared") -> EventRecord:
         ev = m.event
         assert ev is not None

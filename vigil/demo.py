@@ -17,6 +17,39 @@ def make_samples() -> None:
     subprocess.run([sys.executable, str(SAMPLES / "make_samples.py")], check=True)
 
 
+# demo accounts, one per role and level (README: "Accounts, scope and audit"); their password is printed at
+# start: a demo on a laptop, not a deployment
+DEMO_PASSWORD = "vigil-demo-2026"
+DEMO_USERS = [
+    ("admin", "admin", {}, "系统管理员"),
+    ("county", "supervisor", {"regions": ["示范县"]}, "县民政局监管员"),
+    ("chengguan", "supervisor", {"regions": ["示范县/城关镇"]}, "城关镇监管员"),
+    ("hexi", "supervisor", {"regions": ["示范县/河西乡"]}, "河西乡监管员"),
+    ("fuyuan", "officer", {"institutions": ["fuyuan"]}, "福缘养老院安全员"),
+    ("reviewer", "reviewer", {"regions": ["示范县"]}, "审核员"),
+    ("viewer", "viewer", {"regions": ["示范县/河西乡"]}, "河西乡只读用户"),
+]
+
+
+def ensure_demo_users(rt) -> list[str]:
+    """Create the demo accounts that do not exist yet; returns the names made."""
+    from sqlalchemy import select
+
+    from vigil import accounts, audit
+    from vigil.api.db_access import UserRow
+
+    made = []
+    with rt.sessions() as s:
+        for name, role, scope, display in DEMO_USERS:
+            if s.scalar(select(UserRow.id).where(UserRow.username == name)) is None:
+                user = accounts.add_user(s, name, role, DEMO_PASSWORD, display_name=display, **scope)
+                audit.record(s, None, "user.create", client="demo", username="demo", object_type="user",
+                             object_id=user.id, after={"username": name, "role": role})
+                made.append(name)
+        s.commit()
+    return made
+
+
 def run_demo(port: int = 8470) -> None:
     import uvicorn
 
@@ -43,8 +76,13 @@ def run_demo(port: int = 8470) -> None:
     rt = Runtime(cfg, import_inventory=True)  # the demo inventory (with this run's camera URLs) into the database
     print(f"demo: inventory of {len(rt.cfg.institutions)} institutions and {len(rt.cfg.cameras)} cameras in the "
           f"database (change it under /api/inventory/...)", flush=True)
+    ensure_demo_users(rt)
+    print("demo: accounts (password " + DEMO_PASSWORD + "): " +
+          ", ".join(f"{n} ({role}{', ' + next(iter(sc.values()))[0] if sc else ''})" for n, role, sc, _ in DEMO_USERS),
+          flush=True)
     url = f"http://{cfg.server.host}:{port}/ui/"
-    print(f"demo: open {url}  (API: http://{cfg.server.host}:{port}/docs)  Ctrl-C stops", flush=True)
+    print(f"demo: open {url}  (API: http://{cfg.server.host}:{port}/api/..., described at /openapi.json once "
+          f"logged in)  Ctrl-C stops", flush=True)
     try:
         uvicorn.run(create_app(rt), host=cfg.server.host, port=port, log_level="warning")
     finally:

@@ -122,6 +122,7 @@ async function loadEvents(force = false) {
   if (status) q.set("status", status);
   try {
     const page = await api(`/api/events?${q}`);
+    if ($("#status").value !== status) return;  // a later filter's answer wins, not a slower earlier one
     $("#events").replaceChildren(...page.items.map(eventCard));
     $("#total").textContent = t("total")(page.total);
     $("#empty").hidden = page.items.length > 0;

@@ -62,11 +62,14 @@ def test_pending_events_shown_in_chinese_and_reviewed(browser, live_api, tmp_pat
     # switch to English and to the confirmed list
     page.locator("#lang").click()
     assert page.locator("h1").inner_text() == "Remote video safety supervision"
+    # each list is waited for by its own event id: the previous list also has one item
     page.select_option("#status", "confirmed")
-    page.wait_for_function("document.querySelectorAll('li.event').length === 1", timeout=10000)
+    page.locator(f'li.event[data-event-id="{ids[0]}"]').wait_for(timeout=10000)
+    assert page.locator("li.event").count() == 1
     assert "Verdict: Confirmed" in page.locator("li.event").inner_text()
     page.select_option("#status", "false_alarm")
-    page.wait_for_function("document.querySelectorAll('li.event').length === 1", timeout=10000)
+    page.locator(f'li.event[data-event-id="{ids[1]}"]').wait_for(timeout=10000)
+    assert page.locator("li.event").count() == 1
     assert "allowed object" in page.locator("li.event").inner_text()
     page.locator("#logout").click()
     page.locator("#login").wait_for(timeout=10000)

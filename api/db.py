@@ -96,3 +96,4 @@ def as_utc(dt: datetime | None) -> datetime | None:
 from vigil.api import db_access as _db_access  # noqa: E402,F401  (registers the account tables on Base)
 from vigil.api import db_inventory as _db_inventory  # noqa: E402,F401  (registers the inventory tables on Base)
 from vigil.api import db_outbox as _db_outbox  # noqa: E402,F401  (registers the outbox tables on Base)
+from vigil.api import db_ledger as _db_ledger  # noqa: E402,F401  (registers the hazard ledger tables on Base)

@@ -20,15 +20,30 @@ from dataclasses import dataclass, field
 ROLES = ("admin", "supervisor", "officer", "reviewer", "viewer")
 
 # the permission matrix (README, "Who may do what"); every route asks for exactly one of these
+# the hazard ledger (issue #16): the institution's officer rectifies and submits; a supervisor or reviewer verifies
+# (never the one who submitted); supervisors triage complaints and hand out intake tokens of their region
+LEDGER: dict[str, tuple[str, ...]] = {
+    "admin": ("hazards.read", "hazards.create", "hazards.assign", "hazards.rectify", "hazards.verify",
+              "hazards.comment", "hazards.supervise", "complaints.triage", "intake.manage", "stats.read",
+              "reports.read"),
+    "supervisor": ("hazards.read", "hazards.create", "hazards.assign", "hazards.verify", "hazards.comment",
+                   "hazards.supervise", "complaints.triage", "intake.manage", "stats.read", "reports.read"),
+    "officer": ("hazards.read", "hazards.create", "hazards.assign", "hazards.rectify", "hazards.comment",
+                "stats.read"),
+    "reviewer": ("hazards.read", "hazards.create", "hazards.verify", "hazards.comment", "stats.read"),
+    "viewer": ("hazards.read", "stats.read", "reports.read"),
+}
+
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"events.read", "events.review", "media.view", "live.view", "inventory.read", "inventory.edit",
                         "audit.read", "users.manage", "tokens.manage", "metrics.read",
-                        "notifications.manage"}),
+                        "notifications.manage", *LEDGER["admin"]}),
     "supervisor": frozenset({"events.read", "events.review", "media.view", "live.view", "inventory.read",
-                             "inventory.edit", "audit.read"}),
-    "officer": frozenset({"events.read", "media.view", "live.view", "inventory.read"}),
-    "reviewer": frozenset({"events.read", "events.review", "media.view", "live.view", "inventory.read"}),
-    "viewer": frozenset({"events.read", "media.view", "live.view", "inventory.read"}),
+                             "inventory.edit", "audit.read", *LEDGER["supervisor"]}),
+    "officer": frozenset({"events.read", "media.view", "live.view", "inventory.read", *LEDGER["officer"]}),
+    "reviewer": frozenset({"events.read", "events.review", "media.view", "live.view", "inventory.read",
+                           *LEDGER["reviewer"]}),
+    "viewer": frozenset({"events.read", "media.view", "live.view", "inventory.read", *LEDGER["viewer"]}),
 }
 ACTIONS = frozenset().union(*PERMISSIONS.values())
 

@@ -15,6 +15,7 @@ import yaml
 from pydantic import SecretStr, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from vigil.outbox.config import NotificationsConfig, SpoolConfig  # notifications and the event spool (issue #15)
+from vigil.ledger.config import HazardsConfig  # the hazard ledger (issue #16)
 
 SiteKind = Literal["gate", "control_room", "corridor", "exit", "stairwell", "lobby", "other"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -296,6 +297,7 @@ class VigilConfig(Strict):
     storage: StorageConfig = F(default_factory=StorageConfig, title="Storage", description="Database and media.")
     server: ServerConfig = F(default_factory=ServerConfig, title="Server", description="HTTP API.")
     notifications: NotificationsConfig = F(default_factory=NotificationsConfig, title="Notifications", description="Webhooks, MQTT and the event stream (transactional outbox).")
+    hazards: HazardsConfig = F(default_factory=HazardsConfig, title="Hazards", description="The hazard ledger: deadlines, escalation, the camera re-check, uploads, complaints.")
 
     @model_validator(mode="after")
     def _refs(self) -> "VigilConfig":

@@ -29,6 +29,7 @@ from vigil.evidence import EvidenceSink
 from vigil.vision.events import EventSink, FanoutSink
 from vigil.vision.pipeline import CameraPipeline
 from vigil import inventory
+from vigil.clock import Clock
 
 log = logging.getLogger("vigil.service")
 
@@ -40,6 +41,7 @@ class Runtime:
         inventory already (the demo, whose camera URLs change per run); else only an empty database takes them."""
         self.cfg = cfg
         self.tz = ZoneInfo(cfg.server.timezone)
+        self.clock: Clock = Clock()  # deadlines, escalation, statistics (tests put a ManualClock here)
         self.data_dir = Path(cfg.storage.data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.database_url = cfg.storage.database_url or default_sqlite_url(self.data_dir)

@@ -18,6 +18,7 @@ DESCRIPTIONS = {
     403: "Authenticated, but the role may not do this, or a cross-site cookie write was refused",
     404: "Not found; detail says what",
     409: "Conflict with the resource's state; detail says which",
+    413: "The upload is larger than the configured limit",
     422: "Invalid parameters or body: detail sums up, errors lists each field",
     429: "Too many failed logins; Retry-After says when to try again",
     503: "Not available yet; try again later",

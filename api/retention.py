@@ -131,9 +131,20 @@ class MediaMaintainer:
             return report
 
     def _recording_stems(self) -> set[str]:
-        """Paths (without suffix) of clips still being recorded: never touched."""
+        """Paths (without suffix) never touched: clips still being recorded, and the evidence of hazards not yet
+        closed (their photos, the re-check picture, the snapshots and clips of their sightings) and of complaints
+        not yet triaged, whatever their age (issue #16)."""
+        from vigil.api.db_ledger import ComplaintRow, HazardEventRow, HazardPhotoRow, HazardRow
+
         with self.store.sessions() as s:
-            rels = s.scalars(select(EventRow.clip_path).where(EventRow.clip_status == "recording")).all()
+            rels = list(s.scalars(select(EventRow.clip_path).where(EventRow.clip_status == "recording")).all())
+            live = select(HazardRow.id).where(HazardRow.state != "closed")
+            rels += s.scalars(select(HazardPhotoRow.path).where(HazardPhotoRow.hazard_id.in_(live))).all()
+            waiting = select(ComplaintRow.id).where(ComplaintRow.status == "new")
+            rels += s.scalars(select(HazardPhotoRow.path).where(HazardPhotoRow.complaint_id.in_(waiting))).all()
+            seen = select(HazardEventRow.event_id).where(HazardEventRow.hazard_id.in_(live))
+            for snap, clip in s.execute(select(EventRow.snapshot_path, EventRow.clip_path).where(EventRow.id.in_(seen))):
+                rels += [snap, clip]
         return {self._stem(r) for r in rels if r}
 
     @staticmethod

@@ -63,6 +63,8 @@ class Runtime:
             log.info("closed %d event(s) left open by a previous run", closed)
         self.maintainer = MediaMaintainer(self.store, cfg.storage.retention)
         self.institutions = {i.id: i for i in cfg.institutions}
+        from vigil.ledger.service import Ledger
+        self.ledger = Ledger(self)  # hazards: escalation, camera re-checks (issue #16)
         from vigil.accounts import LoginLimiter
         self.login_limiter = LoginLimiter()
         self.processors: dict[str, CameraProcessor] = {}
@@ -100,6 +102,7 @@ class Runtime:
     def start(self) -> None:
         self.maintainer.start()
         self.notify.start()
+        self.ledger.start()
         self.cameras_live = True
         self.apply_inventory()
         self._watch_stop.clear()
@@ -200,6 +203,7 @@ class Runtime:
         self.cameras_live = False
         self._watch_stop.set()
         self.maintainer.stop()
+        self.ledger.stop()
         with self._inventory_lock:  # no apply_inventory half way
             if self.scheduler is not None:
                 self.scheduler.stop()

@@ -186,6 +186,8 @@ def _review_one(s: Session, rt: Runtime, who: Principal, request: Request, event
                  before=before, after={"review_status": row.review_status, "reason": row.review_reason,
                                        "note": row.review_note})
     outbox.announce_review(s, row, rt.regions_by_institution().get(row.institution_id), who.username)  # same commit
+    if row.review_status == "confirmed":  # the ledger starts here: a hazard opens, or this is another sighting
+        rt.ledger.on_confirmed(s, row, who, client_address(request))
     s.commit()
     return row
 

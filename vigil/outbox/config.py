@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-KINDS: tuple[str, ...] = ("event.opened", "event.updated", "event.ended", "event.reviewed", "camera.status")
-Kind = Literal["event.opened", "event.updated", "event.ended", "event.reviewed", "camera.status"]
+KINDS: tuple[str, ...] = ("event.opened", "event.updated", "event.ended", "event.reviewed", "camera.status",
+                          "hazard.opened", "hazard.changed", "hazard.escalated", "complaint.received")
+Kind = Literal["event.opened", "event.updated", "event.ended", "event.reviewed", "camera.status",
+               "hazard.opened", "hazard.changed", "hazard.escalated", "complaint.received"]
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -25,7 +27,8 @@ def F(default: Any = ..., *, title: str, description: str, **kw: Any) -> Any:
 
 class Filters(_Strict):
     kinds: list[Kind] | None = F(None, title="Kinds", description=(
-        "Only these notification kinds (event.opened, event.updated, event.ended, event.reviewed, camera.status); "
+        "Only these notification kinds (event.opened, event.updated, event.ended, event.reviewed, camera.status, "
+        "hazard.opened, hazard.changed, hazard.escalated, complaint.received); "
         "null: all."), min_length=1)
     institutions: list[str] | None = F(None, title="Institutions", description=(
         "Only notifications about these institution ids; null: all."), min_length=1)

@@ -15,6 +15,7 @@ from vigil.api.routers import notifications
 from vigil.api.routers import hazards
 from vigil.api.routers import stats
 from vigil.api.routers import reports
+from vigil.api.routers import complaints
 from vigil.api.routers import inventory_cameras, inventory_institutions, inventory_regions
 from vigil.service import Runtime
 
@@ -28,7 +29,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     for r in (auth.router, health.router, cameras.router, events.router, audit.router, metrics.router,
               inventory_regions.router, inventory_institutions.router, inventory_cameras.router,
-              notifications.router, hazards.router, stats.router, reports.router):
+              notifications.router, hazards.router, stats.router, reports.router, complaints.router):
         app.include_router(r)
 
     errors.install(app)  # 422 bodies are ErrorOut, as documented on every route

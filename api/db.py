@@ -59,7 +59,9 @@ class EventRow(Base):
     # stable key of the event (camera, zone, rule, start): a replayed write finds its row instead of adding one
     event_key: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True, index=True)
 
-    __table_args__ = (Index("ix_events_open_key", "camera_id", "zone", "rule", "state"),)
+    __table_args__ = (Index("ix_events_open_key", "camera_id", "zone", "rule", "state"),
+                      # statistics (migration 0007): index-only counting per institution and period
+                      Index("ix_events_inst_started", "institution_id", "started_at", "review_status", "rule"))
 
 
 def default_sqlite_url(data_dir: str | Path) -> str:

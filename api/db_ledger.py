@@ -68,6 +68,10 @@ class HazardRow(Base):
         Index("ix_hazards_open_key", "camera_id", "zone", "rule", "state"),
         Index("ix_hazards_inst_opened", "institution_id", "opened_at"),
         Index("ix_hazards_state_deadline", "state", "deadline_at"),
+        # statistics (migration 0007): hazards opened / closed per institution and period, without table lookups
+        Index("ix_hazards_inst_opened_cover", "institution_id", "opened_at", "state", "closed_at", "deadline_at",
+              "category"),
+        Index("ix_hazards_inst_closed", "institution_id", "closed_at", "state"),
     )
 
 

@@ -16,6 +16,7 @@ StepName = Literal["start", "submit", "reject", "verify", "close", "reopen"]
 RecheckStatus = Literal["pending", "clear", "still_present", "unavailable"]
 PhotoKind = Literal["before", "after", "inspection"]
 SHORT = dict(max_length=200, pattern=TEXT_PATTERN)
+NONBLANK = r"^[ \t\r\n]*[^ \t\r\n\x00][^\x00]*$"  # something besides blanks, no NUL
 LONG = dict(max_length=4000, pattern=TEXT_PATTERN)
 
 
@@ -25,7 +26,7 @@ class HazardIn(BaseModel):
     institution_id: str = Field(pattern=ID_PATTERN, title="Institution", description="Where the hazard is.")
     category: Category = Field(title="Category", description="The risk factor.")
     severity: Severity | None = Field(None, title="Severity", description="major or general; default: the policy's.")
-    title: str = Field(min_length=1, title="Title", description="One line: what and where.", **SHORT)
+    title: str = Field(min_length=1, max_length=200, pattern=NONBLANK, title="Title", description="One line: what and where.")
     description: str | None = Field(None, title="Description", description="What was found.", **LONG)
     location: str | None = Field(None, title="Location", description="Where in the institution.", **SHORT)
     responsible: str | None = Field(None, title="Responsible", description="Who must fix it.", max_length=80,
@@ -54,7 +55,7 @@ class StepIn(BaseModel):
 
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, title="Text", description="The comment.", **LONG)
+    text: str = Field(min_length=1, max_length=4000, pattern=NONBLANK, title="Text", description="The comment.")
 
 
 class SuperviseIn(BaseModel):

@@ -6,7 +6,8 @@ still fails the run.
 - `GET /api/cameras/{id}/snapshot.jpg` answers 503 (documented, ErrorOut) while the camera has not
   delivered a frame: the cameras of the fuzzed service are never started, so a known id always gets it.
   `not_a_server_error` counts every 5xx.
-- `GET /api/events` answers 422 (documented) when `since` is not earlier than `until`: a rule across
+- `GET /api/events` (and `/api/audit`, `/api/stats`, `/api/stats/ranking`, `/api/stats/trend`) answers 422
+  (documented) when `since` is not earlier than `until`: a rule across
   two parameters, which JSON Schema cannot state, so `positive_data_acceptance` sends such pairs.
 - the inventory's writes (`POST`/`PUT /api/inventory/...`) answer 422 for a body that the configuration's own
   validators refuse (vigil/config.py: a polygon without area, a rule the camera's site kind cannot have, k > n,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from datetime import datetime, timedelta
 
 import schemathesis
@@ -59,7 +61,8 @@ def _camera_without_frame(case, response) -> bool:
 
 
 def _since_not_before_until(case, response) -> bool:
-    if case.operation.label not in ("GET /api/events", "GET /api/audit") or response.status_code != 422:
+    if case.operation.label not in ("GET /api/events", "GET /api/audit", "GET /api/stats", "GET /api/stats/ranking",
+                                    "GET /api/stats/trend") or response.status_code != 422:
         return False
     query = case.query or {}
     since, until = _utc_us(query.get("since")), _utc_us(query.get("until"))
@@ -78,12 +81,32 @@ def _inventory_cross_field(case, response) -> bool:
     return bool(errors) and all(e.get("type") == "value_error" and e.get("loc", [None])[0] == "body" for e in errors)
 
 
+# the ledger's answers that depend on what is stored, or on two fields at once (issue #16), each by its exact detail
+_LEDGER_422 = {
+    "POST /api/hazards/{hazard_id}/steps": ("'reject' needs a note saying why", "'reopen' needs a note saying why"),
+    "PATCH /api/hazards/{hazard_id}": ("the deadline cannot be before the hazard was opened",),
+    "POST /api/hazards/{hazard_id}/photos": ("the photo is empty", "the upload is not a readable JPEG, PNG or WebP picture"),
+    "POST /api/intake/complaints": ("the photo is empty", "the upload is not a readable JPEG, PNG or WebP picture"),
+}
+
+
+def _ledger_rule(case, response) -> bool:
+    """A 409 of the ledger (the hazard's or complaint's stored state does not allow it; documented), or a 422 from a
+    rule across fields or about the uploaded bytes, which JSON Schema cannot state."""
+    label = case.operation.label
+    if response.status_code == 409 and (label.startswith("POST /api/hazards/") or label.startswith("PATCH /api/hazards/")
+                                        or label == "POST /api/complaints/{complaint_id}/triage"):
+        return bool(_detail(response))
+    return response.status_code == 422 and _detail(response) in _LEDGER_422.get(label, ())
+
+
 @schemathesis.hook
 def filter_failure(ctx, failure, case, response) -> bool:
     """False drops the failure."""
     if failure.code == "ST101" and _camera_without_frame(case, response):
         return False
-    if failure.code == "ST202" and (_since_not_before_until(case, response) or _inventory_cross_field(case, response)):
+    if failure.code == "ST202" and (_since_not_before_until(case, response) or _inventory_cross_field(case, response)
+                                    or _ledger_rule(case, response)):
         return False
     return True
 
@@ -91,9 +114,22 @@ def filter_failure(ctx, failure, case, response) -> bool:
 @schemathesis.hook
 def before_call(ctx, case, kwargs) -> None:
     meta = getattr(case, "meta", None)
-    if not (isinstance(case.body, dict) and meta is not None and meta.generation.mode.is_positive):
+    positive = meta is not None and meta.generation.mode.is_positive
+    params = case.path_parameters or {}
+    if case.operation.label == "DELETE /api/intake/tokens/{token_id}" and str(params.get("token_id")) == "2":
+        case.path_parameters = {**params, "token_id": 1}  # revoke the throwaway, keep the form's token
+    elif case.operation.label == "GET /intake/{token}" and positive:
+        case.path_parameters = {**params, "token": os.environ.get("VIGIL_FUZZ_INTAKE", "")}
+    elif case.operation.label == "POST /api/hazards/{hazard_id}/photos" and positive:
+        case.path_parameters = {**params, "hazard_id": 1}  # the seeded hazard: drawn ids name none (404)
+    if not (isinstance(case.body, dict) and positive):
         return
-    if case.operation.label == "POST /api/inventory/cameras":
+    if case.operation.label == "POST /api/hazards":  # an existing institution, the policy's deadline
+        case.body = {**{k: v for k, v in case.body.items() if k != "deadline_at"}, "institution_id": "fy"}
+    elif case.operation.label == "POST /api/intake/complaints":  # the seeded intake token and its institution
+        body = {k: v for k, v in case.body.items() if k != "photo"}  # bytes edited here would make the case invalid
+        case.body = {**body, "token": os.environ.get("VIGIL_FUZZ_INTAKE", ""), "institution_id": "fy"}
+    elif case.operation.label == "POST /api/inventory/cameras":
         case.body = {**case.body, "institution": "fy", "id": f"fuzz-{next(_FRESH)}"}
     elif case.operation.label == "PUT /api/inventory/cameras/{camera_id}":
         case.body = {**case.body, "institution": "fy", "id": (case.path_parameters or {}).get("camera_id", "")}

@@ -91,6 +91,8 @@ def county(tmp_path, db_url):
 
 
 PUBLIC = {("POST", "/api/auth/login"), ("GET", "/api/health"), ("GET", "/")}  # "/" redirects to the UI shell
+# the complaint intake: guarded by an intake token, not a login (a bad token answers 404, a bad body 422)
+PUBLIC |= {("GET", "/intake/{token}"), ("POST", "/api/intake/complaints")}
 
 
 def test_every_route_needs_credentials_but_login_health_and_the_ui(county):

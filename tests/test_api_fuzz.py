@@ -24,7 +24,7 @@ MAX_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "60"))
 REPEAT_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "25"))
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-OPERATIONS = 41  # documented operations in /openapi.json (15 of them the inventory's, 4 the notifications')
+OPERATIONS = 64  # documented operations in /openapi.json (15 the inventory's, 4 the notifications', 23 the ledger's)
 
 
 def api_token(rt, username: str, role: str, **scope) -> str:
@@ -67,6 +67,35 @@ def seed_dead_letter(rt) -> int:
         return dead.id
 
 
+def seed_ledger(rt) -> str:
+    """Hazard 1 with photo 1, intake tokens 1 (a throwaway the fuzzer may revoke) and 2, complaint 1 with a photo:
+    the schema's example ids reach the ledger's logic. Returns intake token 2 (the hooks put it into the public
+    form's requests)."""
+    from vigil import accounts
+    from vigil.access import Principal, Scope
+    from vigil.ledger import complaints as cm
+    from vigil.ledger.hazards import Actor, open_hazard
+    from vigil.ledger.photos import store_photo
+    from vigil_fixtures import ultralytics_asset
+
+    jpeg = ultralytics_asset("bus.jpg").read_bytes()
+    now, policy, regions = rt.clock.now(), rt.cfg.hazards, rt.regions_by_institution()
+    with rt.sessions() as s:
+        h = open_hazard(s, policy, now, Actor(name="fuzz"), institution_id="fy", region=regions["fy"],
+                        category="fire_equipment", title="灭火器压力不足", source="inspection")
+        photo = store_photo(s, rt.store.media_dir, now, data=jpeg, kind="before", uploaded_by="fuzz", hazard_id=h.id,
+                            max_bytes=policy.uploads.max_bytes)
+        admin = accounts.get_user(s, "admin")
+        who = Principal(admin.id, "admin", "admin", Scope.all())
+        tokens = [cm.create_token(s, now, who, regions, name=f"fuzz {i}", kind="institution", value="fy")
+                  for i in (1, 2)]
+        c = cm.receive(s, now, tokens[1][0], regions, institution_id="fy", text="二楼走廊堆放杂物", contact=None,
+                       photo=jpeg, via="api", client="127.0.0.1", policy=policy, media_dir=rt.store.media_dir)
+        s.commit()
+        assert (h.id, photo.id, c.id, tokens[1][0].id) == (1, 1, 1, 2), "the schema's example ids"
+    return tokens[1][1]
+
+
 def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin", examples: int = MAX_EXAMPLES) -> None:
     from vigil.api.app import create_app
     from vigil.config import parse_config
@@ -76,6 +105,8 @@ def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin", 
     # the event stream (GET /api/notifications/stream) ends after stream_max_s, as a browser's EventSource expects
     # (it reconnects with Last-Event-ID); short here so that every fuzzed request gets its whole answer
     cfg["notifications"] = {"stream_max_s": 0.5}
+    # the public complaint form is rate-limited per address: the fuzzer is one address sending thousands
+    cfg["hazards"] = {"complaints": {"max_text": 20000, "per_address_per_hour": 10000, "per_token_per_hour": 100000}}
     rt = Runtime(parse_config(cfg), start_cameras=False)
     clips = seed_clips(rt, seed_events(rt))
     assert seed_dead_letter(rt) == 1, "the schema's example dead letter id (1)"
@@ -83,6 +114,7 @@ def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin", 
     scope = {"institutions": ["fy"]} if role == "officer" else {}
     token = api_token(rt, f"fuzz-{role}", role, **scope)
     make_user(rt, "admin", "admin")  # the schema's example username: POST /api/tokens reaches its logic
+    intake = seed_ledger(rt)
     server = LiveServer(create_app(rt))
     cmd = fuzz_command(server.url, token, examples)
     print(f"schemathesis as {role}, seed {SEED}, max-examples {examples}: {' '.join(cmd).replace(token, 'vgt_***')}")
@@ -90,12 +122,12 @@ def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin", 
     try:
         # run in tmp_path: no schemathesis.toml of the checkout, no report folders left behind
         proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=480,
-                              env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)})
+                              env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "VIGIL_FUZZ_INTAKE": intake})
     finally:
         server.stop()
         rt.stop()
     out, took = proc.stdout + proc.stderr, time.monotonic() - t0
-    out = out.replace(token, "vgt_***")
+    out = out.replace(token, "vgt_***").replace(intake, "vgc_***")
     record_property("schemathesis_seed", SEED)
     record_property("schemathesis_seconds", round(took, 1))
     print(f"schemathesis took {took:.1f} s\n" + out[-1500:])

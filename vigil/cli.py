@@ -23,6 +23,8 @@ from vigil.cli_users import users_app  # noqa: E402
 app.add_typer(users_app, name="users")
 from vigil.cli_inventory import inventory_app  # noqa: E402
 app.add_typer(inventory_app, name="inventory")
+from vigil.cli_report import report_app  # noqa: E402
+app.add_typer(report_app, name="report")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,6 +158,27 @@ def db_upgrade(url: str = typer.Argument(..., help="SQLAlchemy database URL")) -
             raise
         _fail(f"database URL {url}: {problem}")
     typer.echo("database at head")
+
+
+@db_app.command("seed")
+def db_seed(
+    events: int = typer.Option(..., "--events", min=0, max=50_000_000, help="Events to insert"),
+    hazards: int = typer.Option(..., "--hazards", min=0, max=5_000_000, help="Hazards to insert"),
+    institutions: int = typer.Option(200, "--institutions", min=1, max=10_000),
+    townships: int = typer.Option(10, "--townships", min=1, max=1000, help="Spread over counties of 5 townships"),
+    days: int = typer.Option(365, "--days", min=1, max=3650, help="Events and hazards up to now over this many days"),
+    seed: int = typer.Option(1, "--seed", min=0, help="Random seed"),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file whose database to fill"),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy database URL (instead of --config)"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """Fill a database with an inventory and realistic events and hazards, bulk-loaded (statistics benchmark)."""
+    from vigil.ledger.seed import engine_for, human_lines, seed as run_seed
+
+    engine = engine_for(config, db)
+    log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
+    _emit(run_seed(engine, events=events, hazards=hazards, institutions=institutions, townships=townships, days=days,
+                   seed=seed, log=log), human_lines, as_json)
 
 
 @models_app.command("list")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -74,3 +75,33 @@ def bench_login_cmd(
 
     log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
     _emit(bench_login(attempts, baseline, log=log), human_lines, as_json)
+
+
+@bench_app.command("stats")
+def bench_stats_cmd(
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of a database filled by `vigil db seed`"),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file whose database to use (instead of --db)"),
+    runs: int = typer.Option(20, "--runs", min=2, max=1000, help="Timed calls per function and endpoint"),
+    periods: str = typer.Option("last_month,year", "--periods", help="Comma-separated: this_month (the API's default), "
+                                "last_month (a bulletin's), year (the last 365 days)"),
+    compare_indexes: bool = typer.Option(False, "--compare-indexes", help="First time the module without the indexes "
+                                                                          "of migration 0007 (dropped, then rebuilt)"),
+    http: bool = typer.Option(True, "--http/--no-http", help="Also time the HTTP endpoints"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """p50/p95 of the statistics functions and endpoints (an admin, a township supervisor) and the plan of each
+    query, on a seeded database. Last line: JSON."""
+    from vigil.ledger.bench_stats import PERIODS, bench_stats, human_lines
+    from vigil.ledger.seed import engine_for
+
+    names = tuple(p.strip() for p in periods.split(",") if p.strip())
+    if not names or set(names) - set(PERIODS):
+        _fail(f"--periods takes a comma-separated list of {', '.join(PERIODS)}, not {periods!r}")
+    engine_for(config, db).dispose()  # bad input is one line here, before anything starts
+    if config:
+        from vigil.api.db import default_sqlite_url
+        from vigil.cli_errors import load_config_or_exit
+        cfg = load_config_or_exit(config)
+        db = cfg.storage.database_url or default_sqlite_url(cfg.storage.data_dir)
+    log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
+    _emit(bench_stats(db, runs, names, compare_indexes, http, log=log), human_lines, as_json)

@@ -20,7 +20,7 @@ from vigil.api.schemas_ledger import (Category, CommentIn, HazardDetail, HazardI
 from vigil.api.security import check_visible, client_address, require, visible_institutions
 from vigil.ledger import hazards as ledger
 from vigil.ledger.config import CATEGORIES
-from vigil.ledger.photos import TooLarge, photo_file, store_photo
+from vigil.ledger.photos import PhotoLimit, TooLarge, photo_file, store_photo
 from vigil.ledger.states import IllegalTransition, LedgerError, NotAllowed, steps_for
 from vigil.service import Runtime
 
@@ -35,7 +35,7 @@ IMAGE = {"content": {"image/jpeg": {"schema": {"type": "string", "format": "bina
 def _errors(exc: Exception) -> HTTPException:
     if isinstance(exc, TooLarge):
         return HTTPException(413, str(exc))
-    if isinstance(exc, IllegalTransition):
+    if isinstance(exc, (IllegalTransition, PhotoLimit)):
         return HTTPException(409, str(exc))
     if isinstance(exc, NotAllowed):
         return HTTPException(403, str(exc))
@@ -226,8 +226,16 @@ def supervise_hazard(hazard_id: HazardId, body: SuperviseIn, request: Request, s
     return _detail(s, rt, who, h)
 
 
-@router.post("/api/hazards/{hazard_id:int}/photos", response_model=PhotoOut, status_code=201,
-             responses=error_responses(400, 401, 403, 404, 409, 413, 422))
+PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["photo"], "title": "Hazard photo", "properties": {  # other fields are ignored
+        "photo": {"type": "string", "format": "binary", "description": "A JPEG, PNG or WebP picture."},
+        "kind": {"type": "string", "enum": ["before", "after", "inspection"], "default": "after",
+                 "description": "before, after (the rectification) or inspection."}}}}}}}
+
+
+@router.post("/api/hazards/{hazard_id:int}/photos", response_model=PhotoOut, status_code=201, openapi_extra=PHOTO_FORM,
+             responses=error_responses(400, 401, 403, 404, 409, 413, 422, e409={
+                 "description": "The hazard is closed, or has as many photos as `hazards.uploads.max_per_hazard`"}))
 def upload_photo(hazard_id: HazardId, request: Request, photo: UploadFile = File(description="JPEG, PNG or WebP"),
                  kind: PhotoKind = Form("after", description="before, after (the rectification) or inspection"),
                  s: Session = Depends(get_session), rt: Runtime = Depends(get_runtime),

@@ -220,7 +220,7 @@ def assign(s: Session, now: datetime, actor: Actor, h: HazardRow, region: str | 
 
 
 def comment(s: Session, now: datetime, actor: Actor, h: HazardRow, region: str | None, text: str) -> HazardHistoryRow:
-    text = text.strip()
+    text = text.strip(" \t\r\n")  # the API's pattern: something besides these blanks
     if not text:
         raise LedgerError("a comment needs text")
     row = history(s, h, actor, "comment", now, note=text)

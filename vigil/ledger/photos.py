@@ -27,6 +27,10 @@ class TooLarge(LedgerError):
     """The upload is above the configured size (413)."""
 
 
+class PhotoLimit(LedgerError):
+    """The hazard has as many photos as it may have (409)."""
+
+
 def check_image(data: bytes, max_bytes: int) -> tuple[str, str]:
     """(content type, file extension) of a real JPEG, PNG or WebP picture; LedgerError otherwise."""
     if len(data) > max_bytes:
@@ -60,7 +64,7 @@ def store_photo(s: Session, media_dir: Path, now: datetime, *, data: bytes, kind
     if hazard_id is not None and max_per_hazard is not None:
         n = s.scalar(select(func.count()).select_from(HazardPhotoRow).where(HazardPhotoRow.hazard_id == hazard_id))
         if (n or 0) >= max_per_hazard:
-            raise LedgerError(f"hazard {hazard_id} has {n} photos already; at most {max_per_hazard}")
+            raise PhotoLimit(f"hazard {hazard_id} has {n} photos already; at most {max_per_hazard}")
     digest = hashlib.sha256(data).hexdigest()
     folder = f"hazards/{hazard_id}" if hazard_id is not None else f"complaints/{complaint_id}"
     rel = f"{folder}/{kind}-{digest[:24]}.{ext}"

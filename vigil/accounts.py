@@ -17,7 +17,6 @@ import hmac
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 from vigil.access import ROLES, Principal, Scope, normalise_region, scope_for
 from vigil.api.db import as_utc
 from vigil.api.db_access import ApiTokenRow, SessionRow, UserRow, UserScopeRow
+from vigil.ratelimit import SlidingWindows
 
 SESSION_TTL_S = 12 * 3600
 LOGIN_FAILURES = 5
@@ -229,38 +229,25 @@ class LoginLimiter:
     window_s: float = LOGIN_WINDOW_S
 
     def __post_init__(self) -> None:
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._windows = SlidingWindows(self.window_s)
         self._lock = threading.Lock()
-
-    def _prune(self, key: str, t: float) -> deque[float]:
-        q = self._seen[key]
-        while q and q[0] <= t - self.window_s:
-            q.popleft()
-        return q
 
     def retry_after(self, username: str, client: str | None, t: float | None = None) -> int:
         """Seconds to wait before this login may be tried (0: go ahead)."""
         t = time.monotonic() if t is None else t
-        wait = 0.0
         with self._lock:
-            for key in (f"user:{username}", f"client:{client}"):
-                q = self._prune(key, t)
-                if len(q) >= self.failures:
-                    wait = max(wait, q[len(q) - self.failures] + self.window_s - t)
+            wait = max(self._windows.wait(key, self.failures, t) for key in (f"user:{username}", f"client:{client}"))
         return int(wait) + 1 if wait > 0 else 0
 
     def failed(self, username: str, client: str | None, t: float | None = None) -> None:
         t = time.monotonic() if t is None else t
         with self._lock:
             for key in (f"user:{username}", f"client:{client}"):
-                self._prune(key, t).append(t)
-            if len(self._seen) > 100_000:  # bound the memory an attacker can make us hold
-                for key in [k for k, q in self._seen.items() if not q]:
-                    del self._seen[key]
+                self._windows.record(key, t)
 
     def succeeded(self, username: str) -> None:
         with self._lock:
-            self._seen.pop(f"user:{username}", None)
+            self._windows.seen.pop(f"user:{username}", None)
 
 
 __all__ = ["ROLES", "AccountError", "UserRow", "LoginLimiter", "add_user", "close_session", "create_api_token", "get_user",

@@ -15,7 +15,7 @@ from vigil.api.db_ledger import HazardEventRow, HazardHistoryRow, HazardPhotoRow
 from vigil.api.deps import get_runtime, get_session
 from vigil.api.errors import error_responses
 from vigil.api.schemas import ID_PATTERN, MAX_ID
-from vigil.api.schemas_ledger import (Category, CommentIn, HazardDetail, HazardIn, HazardOut, HazardPage, HazardPatch,
+from vigil.api.schemas_ledger import (Category, CommentIn, HazardDetail, HazardIn, HazardPage, HazardPatch,
                                       PhotoKind, PhotoOut, Severity, State, StepIn, SuperviseIn)
 from vigil.api.security import check_visible, client_address, require, visible_institutions
 from vigil.ledger import hazards as ledger

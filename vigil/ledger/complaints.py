@@ -20,7 +20,6 @@ import math
 import secrets
 import threading
 import weakref
-from collections import defaultdict, deque
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ from vigil.ledger.config import HazardsConfig
 from vigil.ledger.hazards import Actor, open_hazard
 from vigil.ledger.states import IllegalTransition, LedgerError
 from vigil.outbox import messages as outbox
+from vigil.ratelimit import SlidingWindows
 
 PREFIX = "vgc_"
 BLANK = " \t\r\n"  # what counts as blank (the API's patterns say the same)
@@ -185,18 +185,8 @@ class IntakeLimiter:
 
     def __init__(self, window_s: float = WINDOW_S):
         self.window_s = window_s
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._windows = SlidingWindows(window_s)
         self._lock = threading.Lock()
-
-    def _prune(self, key: str, t: float) -> deque[float]:
-        q = self._seen[key]
-        while q and q[0] <= t - self.window_s:
-            q.popleft()
-        return q
-
-    def _wait(self, key: str, limit: int, t: float) -> float:
-        q = self._prune(key, t)
-        return q[len(q) - limit] + self.window_s - t if len(q) >= limit else 0.0
 
     @staticmethod
     def _retry(wait: float) -> int:
@@ -205,21 +195,18 @@ class IntakeLimiter:
     def check_address(self, address: str | None, limit: int, t: float) -> None:
         """Refuse an address at its limit before anything else is looked at."""
         with self._lock:
-            wait = self._wait(f"addr:{address}", limit, t)
+            wait = self._windows.wait(f"addr:{address}", limit, t)
         if wait > 0:
             raise RateLimited(f"too many complaints from this address: try again in {self._retry(wait)} s",
                               self._retry(wait))
 
     def take(self, address: str | None, token_id: int, per_address: int, per_token: int, t: float) -> None:
         with self._lock:
-            wa = self._wait(f"addr:{address}", per_address, t)
-            wt = self._wait(f"token:{token_id}", per_token, t)
+            wa = self._windows.wait(f"addr:{address}", per_address, t)
+            wt = self._windows.wait(f"token:{token_id}", per_token, t)
             if wa <= 0 and wt <= 0:
-                self._seen[f"addr:{address}"].append(t)
-                self._seen[f"token:{token_id}"].append(t)
-                if len(self._seen) > 100_000:  # bound the memory many addresses can make us hold
-                    for key in [k for k, q in self._seen.items() if not q]:
-                        del self._seen[key]
+                self._windows.record(f"addr:{address}", t)
+                self._windows.record(f"token:{token_id}", t)
                 return
         who = "this address" if wa >= wt else "this form (its token)"
         raise RateLimited(f"too many complaints from {who}: try again in {self._retry(max(wa, wt))} s",
@@ -228,7 +215,7 @@ class IntakeLimiter:
     def give_back(self, address: str | None, token_id: int, t: float) -> None:
         with self._lock:
             for key in (f"addr:{address}", f"token:{token_id}"):
-                q = self._seen.get(key)
+                q = self._windows.seen.get(key)
                 if q is not None and t in q:
                     q.remove(t)
 

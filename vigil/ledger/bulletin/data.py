@@ -185,7 +185,7 @@ class Bulletin:
 
     def summary_text(self) -> str:
         """The summary paragraph (总体情况), built from the numbers."""
-        t, last = self.summary, self.last_day
+        t = self.summary
         parts = [f"{self.period_label.removesuffix('（截至生成时）')}，{self.region_label}辖区"
                  f"{self.institution_count}家民政服务机构共接入监控摄像头{self.camera_count}路，"
                  f"累计监控{t.camera_days:.1f}路·天。"]

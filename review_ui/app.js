@@ -6,6 +6,7 @@ const I18N = {
     all: "全部", events: "事件", no_events: "暂无事件", confirm: "确认隐患", dismiss: "误报", camera: "摄像机",
     zone: "区域", time: "时间", confidence: "置信度", open: "持续中", closed: "已结束", note_prompt: "备注（可选）",
     total: (n) => `共 ${n} 条`, reviewed_as: "审核结果", lang_other: "English", load_error: "加载失败：",
+    live_on: "● 实时", live_off: "○ 实时连接中断，每 30 秒刷新",
     clip: "▶ 录像", clip_status: { recording: "录像中…", failed: "录像失败", pruned: "录像已过期清理" },
     rules: { blocked_exit: "安全出口/通道堵塞", unattended_room: "消防控制室脱岗", ebike_indoor: "电动车违规入室",
              fire_smoke: "烟火", camera_offline: "摄像机离线" },
@@ -19,7 +20,7 @@ const I18N = {
     false_alarm: "False alarm", all: "All", events: "Events", no_events: "No events", confirm: "Confirm hazard",
     dismiss: "False alarm", camera: "Camera", zone: "Zone", time: "Time", confidence: "Confidence", open: "ongoing",
     closed: "ended", note_prompt: "Note (optional)", total: (n) => `${n} total`, reviewed_as: "Verdict",
-    lang_other: "中文", load_error: "Load failed: ",
+    lang_other: "中文", load_error: "Load failed: ", live_on: "● live", live_off: "○ live feed down, refreshing every 30 s",
     clip: "▶ Clip", clip_status: { recording: "recording clip…", failed: "clip failed", pruned: "clip pruned (retention)" },
     rules: { blocked_exit: "Blocked exit / passage", unattended_room: "Control room unattended", ebike_indoor: "E-bike indoors",
              fire_smoke: "Fire / smoke", camera_offline: "Camera offline" },
@@ -52,6 +53,7 @@ function applyLang() {
   document.title = `vigil · ${t("title")}`;
   document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
   $("#lang").textContent = t("lang_other");
+  if ($("#live").dataset.state) setLive($("#live").dataset.state === "on");
 }
 
 async function api(path, opts) {
@@ -158,8 +160,33 @@ async function review(id, verdict) {
   await loadEvents(true);
 }
 
+// the scoped event feed (GET /api/notifications/stream, server-sent events): a notification about an event in the
+// caller's scope reloads the list at once; the browser reconnects by itself (Last-Event-ID) when a stream ends.
+// Polling every 30 s stays as the fallback.
+let feed = null, feedTimer = null;
+const FEED_KINDS = ["event.opened", "event.updated", "event.ended", "event.reviewed"];
+
+function setLive(on) {
+  $("#live").textContent = t(on ? "live_on" : "live_off");
+  $("#live").dataset.state = on ? "on" : "off";
+}
+
+function openFeed() {
+  closeFeed();
+  feed = new EventSource("/api/notifications/stream");
+  feed.onopen = () => setLive(true);
+  feed.onerror = () => setLive(false);
+  const changed = () => { clearTimeout(feedTimer); feedTimer = setTimeout(() => { if (me) loadEvents(); }, 300); };
+  FEED_KINDS.forEach((k) => feed.addEventListener(k, changed));
+}
+
+function closeFeed() {
+  if (feed) { feed.close(); feed = null; }
+}
+
 function showLogin() {
   me = null;
+  closeFeed();
   $("#login").hidden = false; $("#app").hidden = true; $("#cameras").hidden = true; $("#logout").hidden = true;
   $("#who").textContent = "";
 }
@@ -168,7 +195,7 @@ async function start() {
   try { me = await api("/api/auth/me"); } catch (_) { showLogin(); return; }
   $("#login").hidden = true; $("#app").hidden = false; $("#cameras").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = `${me.display_name || me.username} · ${me.scope}`;
-  loadEvents(true); loadCameras();
+  loadEvents(true); loadCameras(); openFeed();
 }
 
 $("#login").addEventListener("submit", async (e) => {
@@ -194,5 +221,5 @@ $("#lang").addEventListener("click", () => {
 $("#status").addEventListener("change", () => loadEvents(true));
 applyLang();
 start();
-setInterval(() => { if (me) loadEvents(); }, 5000);
+setInterval(() => { if (me) loadEvents(); }, 30000);  // the fallback: the feed reloads at once
 setInterval(() => { if (me) loadCameras(); }, 3000);

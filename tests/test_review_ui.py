@@ -87,3 +87,32 @@ def test_an_officer_sees_only_their_institution_and_cannot_review(browser, live_
     assert page.locator("button[data-action]").count() == page.locator('button[data-action="clip"]').count()
     assert page.locator(".cam").count() == 1  # the officer's one camera
     page.close()
+
+
+def test_new_events_arrive_through_the_live_feed(browser, live_api):
+    """The page listens to the scoped event feed (server-sent events): an event raised on the server shows up at
+    once, well before the 30 s fallback poll; an event of an institution outside the officer's scope does not."""
+    import time
+    from datetime import datetime, timezone
+
+    from vigil.vision.events import EventRecord
+
+    url, rt, ids = live_api
+    rt.notify.start()  # the dispatcher that publishes the outbox to the feed (the fixture starts no cameras)
+    page = browser.new_page(locale="zh-CN")
+    ui_login(page, url, "fy_officer")
+    page.locator("#live[data-state='on']").wait_for(timeout=15000)
+    assert page.locator("#live").inner_text() == "● 实时"
+    page.locator("li.event").first.wait_for(timeout=10000)
+    before = page.locator("li.event").count()
+    other = EventRecord("ctrl", "值班区", "unattended_room", 100.0, datetime.now(timezone.utc), 0.9, {}, {})
+    rt.store.started(other, None)  # the other institution's: not for this officer
+    mine = EventRecord("exit1", "出口", "blocked_exit", 101.0, datetime.now(timezone.utc), 0.8, {}, {})
+    t0 = time.monotonic()
+    rt.store.started(mine, None)
+    page.locator(f'li.event[data-event-id="{mine.id}"]').wait_for(timeout=10000)
+    took = time.monotonic() - t0
+    assert took < 10, took  # the fallback poll would take up to 30 s
+    assert page.locator("li.event").count() == before + 1
+    assert page.locator(f'li.event[data-event-id="{other.id}"]').count() == 0
+    page.close()

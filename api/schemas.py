@@ -171,8 +171,8 @@ class CameraOut(BaseModel):
     id: str
     name: str
     institution_id: str
-    institution_name: str
-    region: str
+    institution_name: str | None = Field(description="None only for a camera whose institution was removed meanwhile.")
+    region: str | None
     site_kind: str
     url: str = Field(description="Stream URL with any password replaced by ***.")
     detect_fps: float

@@ -215,9 +215,11 @@ class Runtime:
         self.notify.stop()
         self.engine.dispose()
 
-    def camera_info(self, cam_id: str) -> dict:
-        cam = self.cfg.camera(cam_id)
-        inst = self.institutions[cam.institution]
+    def camera_info(self, cam_id: str | Camera) -> dict:
+        """A camera's status; given the Camera itself, it holds even while apply_inventory swaps the inventory (a
+        listing of a camera removed meanwhile shows it as it was, instead of failing)."""
+        cam = cam_id if isinstance(cam_id, Camera) else self.cfg.camera(cam_id)
+        inst = self.institutions.get(cam.institution)
         proc = self.processors.get(cam.id)
         status = proc.status() if proc else {"status": "disabled" if not cam.enabled else "stopped", "fps": 0.0,
                                              "last_frame_at": None, "detect_hz": 0.0, "reconnects": 0, "last_error": None,
@@ -225,8 +227,8 @@ class Runtime:
         runs = {m["purpose"]: m["used"] for m in self.model_status()} if proc else {}
         models = {"objects": runs.get("objects"), "fire": runs.get("fire") if cam.has_fire_rule else None} if proc else {}
         return {
-            "id": cam.id, "name": cam.name, "institution_id": cam.institution, "institution_name": inst.name,
-            "region": inst.region, "site_kind": cam.site_kind, "url": redact_url(cam.url), "detect_fps": cam.detect_fps,
+            "id": cam.id, "name": cam.name, "institution_id": cam.institution,
+            "institution_name": inst.name if inst else None, "region": inst.region if inst else None, "site_kind": cam.site_kind, "url": redact_url(cam.url), "detect_fps": cam.detect_fps,
             "enabled": cam.enabled, "zones": [z.name for z in cam.zones], "models": models, **status,
         }
 

@@ -28,7 +28,7 @@ def _known(rt: Runtime, camera_id: str, who: Principal):
 @router.get("/api/cameras", response_model=list[CameraOut], responses=error_responses(401, 403),
             summary="Cameras with live status (passwords redacted), in the caller's scope")
 def cameras(rt: Runtime = Depends(get_runtime), who: Principal = Depends(require("events.read"))) -> list[dict]:
-    return [rt.camera_info(c.id) for c in rt.cfg.cameras if can_see(rt, who, c.institution)]
+    return [rt.camera_info(c) for c in list(rt.cfg.cameras) if can_see(rt, who, c.institution)]
 
 
 @router.get("/api/cameras/{camera_id}", response_model=CameraOut, responses=error_responses(401, 403, 404, 422))

@@ -32,7 +32,7 @@ def _summary(rt: Runtime, cams: list[dict]) -> dict:
 @router.get("/api/health", response_model=Health, summary="Service status (public: no names, no details)")
 def health(rt: Runtime = Depends(get_runtime)) -> dict:
     """For load balancers and uptime checks: ok or degraded, the database, and how many cameras are online."""
-    cams = [rt.camera_info(c.id) for c in rt.cfg.cameras]
+    cams = [rt.camera_info(c) for c in list(rt.cfg.cameras)]
     enabled = [c for c in cams if c["enabled"]]
     return {**_summary(rt, cams), "cameras_enabled": len(enabled),
             "cameras_online": sum(c["status"] == "online" for c in enabled)}
@@ -43,7 +43,7 @@ def health(rt: Runtime = Depends(get_runtime)) -> dict:
 def status(rt: Runtime = Depends(get_runtime), who: Principal = Depends(require("events.read"))) -> dict:
     from vigil.models.cpu import cpu_info
 
-    mine = {c.id for c in rt.cfg.cameras if can_see(rt, who, c.institution)}
-    cams = [rt.camera_info(cid) for cid in sorted(mine)]
+    cams = [rt.camera_info(c) for c in sorted(rt.cfg.cameras, key=lambda c: c.id) if can_see(rt, who, c.institution)]
+    mine = {c["id"] for c in cams}
     return {**_summary(rt, cams), "cpu": cpu_info().label(), "models": rt.model_status(), "cameras": cams,
             "rules": [r for r in rt.rule_status() if r["camera_id"] in mine]}

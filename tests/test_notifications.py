@@ -108,27 +108,29 @@ def test_webhook_signed_in_order_and_retried_after_two_failures(tmp_path, db_url
         with authed_client(rt) as admin:
             assert admin.post(f"/api/events/{ev.id}/review", json={"verdict": "confirmed"}).status_code == 200
             rt.store.camera_status("ctrl", "online", "first frame of this run")
-            assert wait_until(lambda: len(hook.taken()) == 4, 15), hook.requests
+            assert wait_until(lambda: len(hook.taken()) == 5, 15), hook.requests
             rt.store.started(record(i=5), None)  # with nothing waiting: how fast a notification goes out
-            assert wait_until(lambda: len(hook.taken()) == 5, 5)
+            assert wait_until(lambda: len(hook.taken()) == 6, 5)
             chan = admin.get("/api/notifications/channels").json()
         envs = [check_signature(r) for r in hook.requests]
-        assert [e["kind"] for e in envs] == ["event.opened"] * 3 + ["event.ended", "event.reviewed", "camera.status",
-                                                                    "event.opened"]
-        assert [r["status"] for r in hook.requests] == [500, 500, 200, 200, 200, 200, 200]
-        assert len({e["delivery_id"] for e in envs}) == 5  # the failed tries sent the same delivery id again
+        # the confirmed verdict opens a hazard in the same transaction (issue #16): its notification follows
+        assert [e["kind"] for e in envs] == ["event.opened"] * 3 + ["event.ended", "event.reviewed", "hazard.opened",
+                                                                    "camera.status", "event.opened"]
+        assert [r["status"] for r in hook.requests] == [500, 500, 200, 200, 200, 200, 200, 200]
+        assert len({e["delivery_id"] for e in envs}) == 6  # the failed tries sent the same delivery id again
         gaps = [b["t"] - a["t"] for a, b in zip(hook.requests, hook.requests[1:3])]
         assert gaps[0] >= 0.09 and gaps[1] >= 0.19, gaps  # backoff 0.1 s, then 0.2 s
-        opened, reviewed = envs[2], envs[4]
+        opened, reviewed, hazard = envs[2], envs[4], envs[5]
         assert opened["institution_id"] == "fy" and opened["region"] == "示范县/城关镇" and opened["event_id"] == ev.id
         assert opened["data"]["rule"] == "blocked_exit" and opened["data"]["url"] == f"/api/events/{ev.id}"
         assert reviewed["data"]["verdict"] == "confirmed" and reviewed["data"]["reviewer"] == "admin"
-        assert envs[5]["camera_id"] == "ctrl" and envs[5]["data"]["status"] == "online"
+        assert hazard["data"]["category"] == "blocked_passage" and hazard["data"]["state"] == "open"
+        assert envs[6]["camera_id"] == "ctrl" and envs[6]["data"]["status"] == "online"
         assert not [r for r in hook.requests if SECRET.encode() in r["body"] or HOOK_SECRET.encode() in r["body"]]
         lat = hook.requests[-1]["wall"] - datetime.fromisoformat(envs[-1]["created_at"]).timestamp()
         record_property("webhook_latency_ms", round(lat * 1000, 1))
         print(f"webhook delivery latency (outbox row written -> receiver): {lat * 1000:.0f} ms")
-        assert chan == [{**chan[0], "name": "webhook:ops", "delivered": 5, "attempts": 0, "waiting": 0,
+        assert chan == [{**chan[0], "name": "webhook:ops", "delivered": 6, "attempts": 0, "waiting": 0,
                          "dead_letters": 0, "last_error": None}]
     finally:
         rt.stop()
@@ -301,7 +303,7 @@ def test_event_stream_shows_each_user_only_their_institutions(tmp_path, db_url, 
         heads = {u: bearer(rt, u) for u in ("off_fy", "off_et")}
         assert httpx.get(url, timeout=5).status_code == 401
         seen = {u: [] for u in heads}
-        want = {"off_fy": 3, "off_et": 2}
+        want = {"off_fy": 4, "off_et": 3}
         readers = []
         for u in heads:
             ready = threading.Event()
@@ -318,9 +320,11 @@ def test_event_stream_shows_each_user_only_their_institutions(tmp_path, db_url, 
             assert admin.post(f"/api/events/{fy1.id}/review", json={"verdict": "confirmed"}).status_code == 200
         for t in readers:
             t.join(15)
-        assert [(e, d["event_id"]) for _, e, d in seen["off_fy"]] == [
-            ("event.opened", fy1.id), ("event.opened", fy2.id), ("event.reviewed", fy1.id)]
-        assert [(e, d["event_id"]) for _, e, d in seen["off_et"]] == [("event.opened", et1.id), ("event.reviewed", et1.id)]
+        # a confirmed verdict also opens a hazard (issue #16), announced to the same institution's users
+        assert [(e, d.get("event_id")) for _, e, d in seen["off_fy"]] == [
+            ("event.opened", fy1.id), ("event.opened", fy2.id), ("event.reviewed", fy1.id), ("hazard.opened", None)]
+        assert [(e, d.get("event_id")) for _, e, d in seen["off_et"]] == [
+            ("event.opened", et1.id), ("event.reviewed", et1.id), ("hazard.opened", None)]
         assert all(d["institution_id"] == "fy" for _, _, d in seen["off_fy"])
         assert all(i == d["delivery_id"] for u in seen for i, _, d in seen[u])
         record_property("sse_all_seen_s", round(time.time() - t0, 2))

@@ -9,7 +9,7 @@ COCO_INT8 := .vigil-data/models/yolov5n_coco_320_int8.onnx
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export YOLO_OFFLINE := 1
 
-.PHONY: demo test test-all bench soak setup system venv samples models clean
+.PHONY: demo test test-all bench soak setup system venv samples models web clean
 
 system:
 	@bash scripts/setup_system.sh
@@ -32,10 +32,14 @@ models: setup
 	@if [ -f $(COCO_INT8) ]; then echo "$(COCO_INT8): present"; \
 	else $(VPY) -m vigil.cli models quantize --model $(COCO_ONNX) --out $(COCO_INT8) --weights s8; fi
 
-demo: setup models
+# the web app (web/ -> web/dist, served at /app/): npm ci + vite build, skipped when web/dist is up to date
+web: system
+	@bash scripts/build_web.sh
+
+demo: setup models web
 	@$(VPY) -m vigil.cli demo
 
-test: setup models
+test: setup models web
 	@bash scripts/run_tests.sh
 
 test-all: setup models

@@ -1,6 +1,7 @@
 """The FastAPI application: one router per resource, the review UI served at /."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -16,10 +17,14 @@ from vigil.api.routers import hazards
 from vigil.api.routers import stats
 from vigil.api.routers import reports
 from vigil.api.routers import complaints
+from vigil.api.routers import users
+from vigil.api.routers import live
 from vigil.api.routers import inventory_cameras, inventory_institutions, inventory_regions
 from vigil.service import Runtime
 
 UI_DIR = Path(__file__).resolve().parent.parent / "review_ui"
+WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"  # the Vue app (issue #17), built by `make web`
+log = logging.getLogger("vigil.api")
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -29,7 +34,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     for r in (auth.router, health.router, cameras.router, events.router, audit.router, metrics.router,
               inventory_regions.router, inventory_institutions.router, inventory_cameras.router,
-              notifications.router, hazards.router, stats.router, reports.router, complaints.router):
+              notifications.router, hazards.router, stats.router, reports.router, complaints.router,
+              users.router, live.router):
         app.include_router(r)
 
     errors.install(app)  # 422 bodies are ErrorOut, as documented on every route
@@ -44,4 +50,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         return RedirectResponse("/ui/")
 
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+    if (WEB_DIST / "index.html").is_file():
+        app.mount("/app", StaticFiles(directory=WEB_DIST, html=True), name="app")
+    else:
+        log.warning("web app not built (%s missing): /app/ is not served; run `make web`", WEB_DIST / "index.html")
     return app

@@ -14,13 +14,16 @@ still fails the run.
   repeated zone names, a URL scheme, a body id that differs from the path's): rules across fields, which JSON
   Schema cannot state. Let through only when every error the response lists is such a validator's `value_error`
   (never a type, range, pattern or missing-field error, which the schema states).
+- `POST /api/users` and `PATCH /api/users/{username}` answer 422 for a scope that does not fit the role (vigil/access.py
+  `scope_for`): let through only when every listed error is that rule's `value_error` on `regions` or `institutions`.
 
 Test data, as schemathesis advises for identifiers the schema cannot know: a camera is created under an existing
 institution, with an id not taken yet, and replaced with the id of its path. `before_call` puts the fuzzed service's
 institution `fy` and a fresh id (`fuzz-N`) into the valid (positive) bodies of `POST /api/inventory/cameras`, and `fy`
 and the path's id into those of `PUT /api/inventory/cameras/{camera_id}`; drawn as they are, those name no
 institution, reuse the id `exit1` that schemathesis learnt from the responses (409) or differ from the path, and the
-routes' logic would hardly be reached. Invalid (negative) bodies are sent as drawn.
+routes' logic would hardly be reached. Invalid (negative) bodies are sent as drawn. Likewise the valid bodies of
+`POST /api/users` get the scope their role needs (drawn lists mostly do not fit it).
 """
 from __future__ import annotations
 
@@ -100,15 +103,49 @@ def _ledger_rule(case, response) -> bool:
     return response.status_code == 422 and _detail(response) in _LEDGER_422.get(label, ())
 
 
+def _user_scope_rule(case, response) -> bool:
+    """`POST /api/users`, `PATCH /api/users/{username}`: 422 for a scope that does not fit the role (an officer needs
+    exactly one institution, a supervisor one region, ...; a PATCH keeps the stored scope lists it does not send), a
+    rule across fields and the stored user, which JSON Schema cannot state. Only when every listed error is that
+    rule's `value_error` on `regions` or `institutions`."""
+    if response.status_code != 422 or case.operation.label not in ("POST /api/users", "PATCH /api/users/{username}"):
+        return False
+    try:
+        errors = json.loads(response.content).get("errors") or []
+    except (ValueError, AttributeError):
+        return False
+    return bool(errors) and all(e.get("type") == "value_error" and e.get("loc") in (["body", "regions"],
+                                                                                    ["body", "institutions"])
+                                for e in errors)
+
+
 @schemathesis.hook
 def filter_failure(ctx, failure, case, response) -> bool:
     """False drops the failure."""
     if failure.code == "ST101" and _camera_without_frame(case, response):
         return False
     if failure.code == "ST202" and (_since_not_before_until(case, response) or _inventory_cross_field(case, response)
-                                    or _ledger_rule(case, response)):
+                                    or _ledger_rule(case, response) or _user_scope_rule(case, response)):
         return False
     return True
+
+
+def _fitting_scope(body: dict) -> dict:
+    """regions / institutions of a drawn user body cut or filled to what its role needs (vigil/access.py scope_for):
+    admin none; supervisor one region; officer one institution; reviewer, viewer at least one of either."""
+    regions, institutions = list(body.get("regions") or []), list(body.get("institutions") or [])
+    role = body.get("role")
+    if role == "admin":
+        return {"regions": [], "institutions": []}
+    if role == "supervisor":
+        return {"regions": regions[:1] or ["示范县/城关镇"], "institutions": []}
+    if role == "officer":
+        return {"regions": [], "institutions": institutions[:1] or ["fy"]}
+    return {} if regions or institutions else {"institutions": ["fy"]}
+
+
+LIVE_ROUTES = ("POST /api/cameras/{camera_id}/webrtc", "GET /api/cameras/{camera_id}/live.mjpeg",
+               "DELETE /api/cameras/{camera_id}/webrtc/{session_id}")
 
 
 @schemathesis.hook
@@ -120,6 +157,9 @@ def before_call(ctx, case, kwargs) -> None:
         case.path_parameters = {**params, "token_id": 1}  # revoke the throwaway, keep the form's token
     elif case.operation.label == "GET /intake/{token}" and positive:
         case.path_parameters = {**params, "token": os.environ.get("VIGIL_FUZZ_INTAKE", "")}
+    elif case.operation.label in LIVE_ROUTES and positive:
+        # a camera of the fuzzed service (not running there: 409), not a drawn id that names none (404)
+        case.path_parameters = {**params, "camera_id": "exit1"}
     elif case.operation.label == "POST /api/hazards/{hazard_id}/photos" and positive:
         case.path_parameters = {**params, "hazard_id": 1}  # the seeded hazard: drawn ids name none (404)
     if not (isinstance(case.body, dict) and positive):
@@ -131,5 +171,7 @@ def before_call(ctx, case, kwargs) -> None:
         case.body = {**body, "token": os.environ.get("VIGIL_FUZZ_INTAKE", ""), "institution_id": "fy"}
     elif case.operation.label == "POST /api/inventory/cameras":
         case.body = {**case.body, "institution": "fy", "id": f"fuzz-{next(_FRESH)}"}
+    elif case.operation.label == "POST /api/users":  # the scope its role needs (drawn lists mostly do not fit)
+        case.body = {**case.body, **_fitting_scope(case.body)}
     elif case.operation.label == "PUT /api/inventory/cameras/{camera_id}":
         case.body = {**case.body, "institution": "fy", "id": (case.path_parameters or {}).get("camera_id", "")}

@@ -63,6 +63,28 @@ def bench_streams_cmd(
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+@bench_app.command("live")
+def bench_live_cmd(
+    viewers: str = typer.Option("0,1,4,8", "--viewers", help="Viewer counts to measure, comma-separated (0: baseline)"),
+    seconds: float = typer.Option(10, "--seconds", min=2, help="Measuring window per viewer count"),
+    warmup: float = typer.Option(4, "--warmup", min=1, help="Seconds after the viewers connect, before measuring"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """The service's CPU with 0, 1, 4, 8 WebRTC viewers of one RTSP camera (viewers in another process);
+    last line: JSON (rows, cpu_percent_per_viewer, machine)."""
+    from vigil.bench_live import bench_live, human_lines
+
+    try:
+        counts = [int(v) for v in viewers.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"--viewers must be comma-separated counts such as 0,1,4,8, not {viewers!r}")
+    if not counts or any(n < 0 or n > 64 for n in counts):
+        _fail("--viewers: counts from 0 to 64")
+    with _usage_errors(FileNotFoundError):
+        result = bench_live(counts, seconds, warmup, log=(lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True)))
+    _emit(result, human_lines, as_json)
+
+
 @bench_app.command("login")
 def bench_login_cmd(
     attempts: int = typer.Option(1000, "--attempts", min=10, max=100000, help="Wrong passwords the attacker sends"),

@@ -16,6 +16,7 @@ from pydantic import SecretStr, BaseModel, ConfigDict, Field, ValidationError, V
 
 from vigil.outbox.config import NotificationsConfig, SpoolConfig  # notifications and the event spool (issue #15)
 from vigil.ledger.config import HazardsConfig  # the hazard ledger (issue #16)
+from vigil.live_config import LiveConfig  # live viewing: WebRTC relay, MJPEG fallback (issue #17)
 
 SiteKind = Literal["gate", "control_room", "corridor", "exit", "stairwell", "lobby", "other"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -298,6 +299,7 @@ class VigilConfig(Strict):
     server: ServerConfig = F(default_factory=ServerConfig, title="Server", description="HTTP API.")
     notifications: NotificationsConfig = F(default_factory=NotificationsConfig, title="Notifications", description="Webhooks, MQTT and the event stream (transactional outbox).")
     hazards: HazardsConfig = F(default_factory=HazardsConfig, title="Hazards", description="The hazard ledger: deadlines, escalation, the camera re-check, uploads, complaints.")
+    live: LiveConfig = F(default_factory=LiveConfig, title="Live view", description="WebRTC relay of the camera's own H.264, viewer caps, ICE addresses, the MJPEG fallback.")
 
     @model_validator(mode="after")
     def _refs(self) -> "VigilConfig":

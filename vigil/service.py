@@ -67,6 +67,8 @@ class Runtime:
         self.ledger = Ledger(self)  # hazards: escalation, camera re-checks (issue #16)
         from vigil.accounts import LoginLimiter
         self.login_limiter = LoginLimiter()
+        from vigil.live import LiveRelay
+        self.live = LiveRelay(cfg.live)  # WebRTC viewers and MJPEG streams (vigil/live.py); its loop starts on first use
         self.processors: dict[str, CameraProcessor] = {}
         self.reader_settings = reader_settings or ReaderSettings()
         self.extra_sink = extra_sink
@@ -161,6 +163,7 @@ class Runtime:
                                                     max_batch=det.max_batch, workers=det.threads or os.cpu_count() or 1,
                                                     wake=self._wake).start()
             for proc, why in retired:
+                self.live.close_camera(proc.camera.id)  # its viewers reconnect to the new stream, if any
                 proc.retire(why)
                 log.info("camera %s stopped: %s", proc.camera.id, why)
             return done
@@ -202,6 +205,7 @@ class Runtime:
     def stop(self) -> None:
         self.cameras_live = False
         self._watch_stop.set()
+        self.live.close_all()
         self.maintainer.stop()
         self.ledger.stop()
         with self._inventory_lock:  # no apply_inventory half way

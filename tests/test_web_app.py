@@ -1,0 +1,240 @@
+"""The web app (issue #17, web/ served at /app/) in Debian chromium against the real API: menus per role, the
+review queue by keyboard, a hand-entered hazard from open to closed by two users, language, phone width."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from vigil_fixtures import PASSWORD, LiveServer, make_user, seed_events, service_config, ultralytics_asset
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-artifacts" / "web"
+MENUS = {
+    "admin": ["审核队列", "隐患台账", "数据看板", "摄像机", "系统管理"],
+    "jianguan": ["审核队列", "隐患台账", "数据看板", "摄像机"],
+    "fy_officer": ["隐患台账", "数据看板", "摄像机"],
+    "shenhe": ["审核队列", "隐患台账", "数据看板", "摄像机"],
+    "chakan": ["隐患台账", "数据看板", "摄像机"],
+}
+
+
+def _build_web() -> None:
+    """web/dist as `make web` builds it (the same script, so the same npm commands); fails without node."""
+    if (ROOT / "web" / "dist" / "index.html").is_file():
+        return
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.fail("node/npm are missing, so the web app (web/) cannot be built: run `make system`")
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "build_web.sh")], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        pytest.fail(f"building the web app failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    _build_web()
+    from vigil.api.app import create_app
+    from vigil.config import parse_config
+    from vigil.service import Runtime
+
+    tmp = tmp_path_factory.mktemp("webapp")
+    rt = Runtime(parse_config(service_config(tmp)), start_cameras=False)
+    ids = seed_events(rt, n_exit=6, n_ctrl=4)
+    make_user(rt, "admin", "admin")
+    make_user(rt, "jianguan", "supervisor", regions=["示范县"])
+    make_user(rt, "fy_officer", "officer", institutions=["fy"])
+    make_user(rt, "shenhe", "reviewer", regions=["示范县"])
+    make_user(rt, "chakan", "viewer", regions=["示范县"])
+    rt.notify.start()  # the dispatcher that publishes the outbox to the SSE feed (no cameras run here)
+    srv = LiveServer(create_app(rt))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield srv.url, rt, ids
+    srv.stop()
+    rt.stop()
+
+
+def login(browser, url: str, username: str, **ctx):
+    context = browser.new_context(locale="zh-CN", viewport=ctx.pop("viewport", {"width": 1366, "height": 900}), **ctx)
+    page = context.new_page()
+    page.goto(f"{url}/app/")
+    page.locator("#login-form").wait_for(timeout=15000)
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.locator("#user-role").wait_for(timeout=15000)
+    return context, page
+
+
+def shot(page, name: str) -> None:
+    page.wait_for_timeout(300)  # transitions settle
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_login_page_and_menus_per_role(browser, live):
+    url, rt, _ = live
+    page = browser.new_page(locale="zh-CN")
+    page.goto(f"{url}/app/")
+    page.locator("#login-form").wait_for(timeout=15000)
+    page.fill("#username", "shenhe")
+    page.fill("#password", "wrong-password-123")
+    page.click("#login-submit")
+    page.locator("#login-error").wait_for(timeout=10000)
+    assert "401" in page.locator("#login-error").inner_text()
+    shot(page, "login")
+    page.close()
+    for user, menus in MENUS.items():
+        context, page = login(browser, url, user)
+        page.locator(".v-aside .el-menu-item").first.wait_for(timeout=10000)
+        assert page.locator(".v-aside .el-menu-item").all_inner_texts() == menus, user
+        page.click("#logout")
+        page.locator("#login-form").wait_for(timeout=10000)
+        context.close()
+
+
+def test_ten_events_cleared_by_keyboard_with_live_counts(browser, live):
+    url, rt, ids = live
+    context, page = login(browser, url, "shenhe")
+    page.goto(f"{url}/app/#/review")
+    review = page.locator("#review")
+    page.wait_for_function("document.querySelector('#review')?.dataset.remaining === '10'", timeout=15000)
+    page.locator("#claimed, #held-by").first.wait_for(timeout=10000)  # the event shown is claimed
+    assert page.locator("#claimed").is_visible(), page.locator("#held-by").inner_text()
+    page.locator("#feed-state.el-tag--success").wait_for(timeout=15000)  # the SSE feed is connected
+    page.wait_for_function("document.querySelector('#event-snapshot')?.naturalWidth > 0", timeout=10000)
+    shot(page, "review")
+    keys = []
+
+    def press(k):
+        keys.append(k)
+        page.keyboard.press(k)
+
+    press("j")
+    press("k")
+    plan = ["c", "c", ("f", "1"), "c", "o", ("f", "4"), "c", "c", ("f", "5"), "c"]
+    for i, step in enumerate(plan):
+        shown = review.get_attribute("data-current-id")
+        for k in (step if isinstance(step, tuple) else (step,)):
+            press(k)
+        page.wait_for_function(
+            f"(() => {{ const r = document.querySelector('#review'); return r.dataset.remaining === '{9 - i}' "
+            f"&& r.dataset.busy === '0'; }})()", timeout=10000)
+        assert review.get_attribute("data-current-id") != shown
+    page.locator("#review-empty").wait_for(timeout=10000)
+    page.wait_for_function("document.querySelector('#count-pending').innerText === '0'", timeout=10000)
+    assert page.locator("#count-onsite").inner_text() == "1"
+    print(f"\nten events cleared with {len(keys)} keystrokes: {' '.join(keys)}")
+    assert len(keys) == 15
+    from sqlalchemy import func, select
+    from vigil.api.db import EventRow
+    with rt.sessions() as s:
+        by = dict(s.execute(select(EventRow.review_status, func.count()).group_by(EventRow.review_status)).all())
+        reasons = sorted(r for r in s.scalars(select(EventRow.review_reason)) if r)
+    assert by == {"confirmed": 6, "false_alarm": 3, "needs_onsite_check": 1}
+    assert reasons == ["camera_fault", "misdetection", "other"]
+    # a new event on the server reaches the open page through the feed (fallback polling is 30 s)
+    import cv2
+    from datetime import datetime, timezone
+    from vigil.vision.annotate import encode_jpeg
+    from vigil.vision.events import EventRecord
+    ev = EventRecord("exit1", "出口", "fire_smoke", 0.0, datetime.now(timezone.utc), 0.8, {"min_frames": 3}, {})
+    rt.store.started(ev, encode_jpeg(cv2.imread(str(ultralytics_asset("bus.jpg")))))
+    page.wait_for_function("document.querySelector('#review')?.dataset.remaining === '1'", timeout=15000)
+    page.wait_for_function("document.querySelector('#count-pending').innerText === '1'", timeout=10000)
+    context.close()
+
+
+def test_hand_entered_hazard_open_to_closed_by_two_users(browser, live):
+    url, rt, _ = live
+    context, page = login(browser, url, "fy_officer")
+    page.goto(f"{url}/app/#/hazards")
+    page.locator("#hazard-new").click()
+    page.fill("#nh-title", "二楼配电箱线路老化")
+    page.fill("#nh-location", "二楼东侧")
+    page.locator("#nh-submit").click()
+    detail = page.locator("#hazard-detail")
+    detail.wait_for(timeout=10000)
+    hid = detail.get_attribute("data-id")
+    assert detail.get_attribute("data-state") == "open"
+    assert page.locator("#hazard-steps [data-step]").evaluate_all("b => b.map(x => x.dataset.step)") == ["start"]
+
+    def step(p, name, to):
+        p.locator(f'#hazard-steps [data-step="{name}"]').click()
+        p.locator("#step-ok").click()
+        p.wait_for_function(f"document.querySelector('#hazard-detail')?.dataset.state === '{to}'", timeout=10000)
+
+    step(page, "start", "rectifying")
+    page.set_input_files("#photo-input", str(ultralytics_asset("bus.jpg")))
+    page.wait_for_function("document.querySelector('#photo-after')?.naturalWidth > 0", timeout=10000)
+    step(page, "submit", "submitted")
+    assert page.locator("#hazard-steps [data-step]").count() == 0  # an officer cannot verify
+    context.close()
+
+    context, page = login(browser, url, "jianguan")
+    page.goto(f"{url}/app/#/hazards/{hid}")
+    page.locator("#hazard-detail").wait_for(timeout=10000)
+    step(page, "verify", "verified")
+    step(page, "close", "closed")
+    page.wait_for_function("document.querySelectorAll('#hazard-history .el-timeline-item').length >= 5", timeout=10000)
+    shot(page, "hazard-detail")
+    page.goto(f"{url}/app/#/hazards")
+    page.locator("#hazards .hazard-link").first.wait_for(timeout=10000)
+    shot(page, "hazards")
+    context.close()
+    from vigil.api.db_ledger import HazardRow
+    with rt.sessions() as s:
+        h = s.get(HazardRow, int(hid))
+        assert h.state == "closed" and h.verified_by == "jianguan"
+
+
+def test_dashboard_cameras_audit_and_language(browser, live):
+    url, rt, _ = live
+    context, page = login(browser, url, "admin")
+    page.goto(f"{url}/app/#/dashboard")
+    page.locator("#trend-chart canvas").wait_for(timeout=15000)
+    page.locator("#drill-table .el-table__row").first.wait_for(timeout=10000)
+    page.locator("#drill-table .el-table__row").first.click()  # county -> townships
+    page.wait_for_function("document.querySelectorAll('#drill-path .el-breadcrumb__item').length === 2", timeout=10000)
+    assert page.locator('#bulletin a[data-format="pdf"]').get_attribute("href").startswith("/api/reports/monthly?month=")
+    shot(page, "dashboard")
+    page.goto(f"{url}/app/#/cameras")
+    page.wait_for_function("document.querySelectorAll('.cam-status').length === 2", timeout=10000)
+    shot(page, "cameras")
+    page.goto(f"{url}/app/#/admin/audit")
+    page.wait_for_function("Number(document.querySelector('#audit')?.dataset.total) > 0", timeout=10000)
+    shot(page, "audit")
+    # English, remembered across a reload; Element Plus's own texts follow
+    page.click("#lang")
+    assert page.locator(".v-aside .el-menu-item").all_inner_texts() == [
+        "Review queue", "Hazard ledger", "Dashboard", "Cameras", "Administration"]
+    page.reload()
+    page.locator(".v-aside .el-menu-item").first.wait_for(timeout=10000)
+    assert page.locator("#page-title").inner_text() == "Administration"
+    assert "Total" in page.locator(".el-pagination__total").inner_text()
+    page.goto(f"{url}/app/#/hazards")
+    page.locator("#hazards .hazard-link").first.wait_for(timeout=10000)
+    shot(page, "hazards-en")
+    page.click("#lang")
+    assert page.locator("#page-title").inner_text() == "隐患台账"
+    assert "共" in page.locator(".el-pagination__total").inner_text()
+    context.close()
+
+
+def test_phone_width_hazard_detail_with_camera_input(browser, live):
+    url, rt, _ = live
+    context, page = login(browser, url, "fy_officer", viewport={"width": 390, "height": 844}, is_mobile=True,
+                          has_touch=True)
+    assert not page.locator(".v-aside").is_visible()  # the menu folds into the header
+    page.goto(f"{url}/app/#/hazards")
+    page.locator("#hazard-new").click()
+    page.fill("#nh-title", "楼梯间堆放杂物")
+    page.locator("#nh-submit").click()
+    page.locator("#hazard-detail").wait_for(timeout=10000)
+    inp = page.locator("#photo-input")
+    assert inp.get_attribute("accept") == "image/*" and inp.get_attribute("capture") == "environment"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 392  # nothing wider than the phone
+    shot(page, "hazard-detail-phone")
+    context.close()

@@ -273,3 +273,26 @@ def test_triage_scope_and_audit(county):
         notes = [o for o in s.scalars(select(OutboxRow)) if o.kind == "complaint.received"]
     assert {n.payload["id"] for n in notes} == {ca, cb} and all("text" not in n.payload for n in notes)
     assert not any(CONTACT in json.dumps(n.payload, ensure_ascii=False) for n in notes)
+
+
+def test_the_demo_hands_out_a_fresh_county_form_each_run(tmp_path):
+    """`make demo` prints a public complaint form URL: each run revokes the last run's demo token and makes a new
+    one for the county (a secret is shown only once)."""
+    from fastapi.testclient import TestClient
+
+    from vigil.api.app import create_app
+    from vigil.config import parse_config
+    from vigil.demo import demo_intake_token, ensure_demo_users
+    from vigil.service import Runtime
+    from vigil_fixtures import service_config
+
+    rt = Runtime(parse_config(service_config(tmp_path)), start_cameras=False)
+    try:
+        ensure_demo_users(rt)
+        first, second = demo_intake_token(rt), demo_intake_token(rt)
+        client = TestClient(create_app(rt))
+        page = client.get(f"/intake/{second}")
+        assert page.status_code == 200 and "示范县福缘养老院" in page.text and "示范县儿童福利院" in page.text
+        assert client.get(f"/intake/{first}").status_code == 404  # the last run's form is closed
+    finally:
+        rt.stop()

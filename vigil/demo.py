@@ -50,6 +50,28 @@ def ensure_demo_users(rt) -> list[str]:
     return made
 
 
+def demo_intake_token(rt) -> str:
+    """A fresh intake token for the demo county's public complaint form (the previous run's demo tokens are
+    revoked: a token's secret is shown only once, so each run hands out a new one)."""
+    from sqlalchemy import select
+
+    from vigil import accounts
+    from vigil.access import Principal, Scope
+    from vigil.api.db_ledger import IntakeTokenRow
+    from vigil.ledger import complaints
+
+    now, regions = rt.clock.now(), rt.regions_by_institution()
+    county = sorted({r.split("/")[0] for r in regions.values() if r})[0]
+    with rt.sessions() as s:
+        admin = accounts.get_user(s, "admin")
+        who = Principal(admin.id, admin.username, "admin", Scope.all(), via="demo")
+        for row in s.scalars(select(IntakeTokenRow).where(IntakeTokenRow.name == "demo", IntakeTokenRow.revoked_at.is_(None))):
+            complaints.revoke_token(s, now, who, regions, row.id, client="demo")
+        _, token = complaints.create_token(s, now, who, regions, name="demo", kind="region", value=county, client="demo")
+        s.commit()
+    return token
+
+
 def run_demo(port: int = 8470) -> None:
     import uvicorn
 
@@ -80,9 +102,11 @@ def run_demo(port: int = 8470) -> None:
     print("demo: accounts (password " + DEMO_PASSWORD + "): " +
           ", ".join(f"{n} ({role}{', ' + next(iter(sc.values()))[0] if sc else ''})" for n, role, sc, _ in DEMO_USERS),
           flush=True)
-    url = f"http://{cfg.server.host}:{port}/ui/"
-    print(f"demo: open {url}  (API: http://{cfg.server.host}:{port}/api/..., described at /openapi.json once "
-          f"logged in)  Ctrl-C stops", flush=True)
+    base = f"http://{cfg.server.host}:{port}"
+    print(f"demo: public complaint form of the county: {base}/intake/{demo_intake_token(rt)}", flush=True)
+    url = f"{base}/app/"
+    print(f"demo: open {url}  (the web app; the older review page is {base}/ui/; API: {base}/api/..., described at "
+          f"/openapi.json once logged in)  Ctrl-C stops", flush=True)
     try:
         uvicorn.run(create_app(rt), host=cfg.server.host, port=port, log_level="warning")
     finally:

@@ -95,10 +95,10 @@ def list_users(s: Session) -> list[dict]:
 
 
 def get(s: Session, username: str) -> UserRow:
-    user = s.scalar(select(UserRow).where(UserRow.username == username))
-    if user is None:
-        raise NotFound(f"user '{username}' does not exist")
-    return user
+    try:
+        return accounts.get_user(s, username)
+    except accounts.AccountError:
+        raise NotFound(f"user '{username}' does not exist") from None
 
 
 def detail(s: Session, user: UserRow) -> dict:

@@ -101,7 +101,7 @@ class MediaMaintainer:
         free_mb and media_mb afterwards."""
         with self._run_lock:
             errors: list[str] = []
-            protected = self._recording_stems()
+            protected = self._protected_stems()
             files = self._scan(errors)
             cutoff = time.time() - self.cfg.max_age_days * 86400
             deleted: list[MediaFile] = []
@@ -130,7 +130,7 @@ class MediaMaintainer:
                 log.info("media retention: %s", report)
             return report
 
-    def _recording_stems(self) -> set[str]:
+    def _protected_stems(self) -> set[str]:
         """Paths (without suffix) never touched: clips still being recorded, and the evidence of hazards not yet
         closed (their photos, the re-check picture, the snapshots and clips of their sightings) and of complaints
         not yet triaged, whatever their age (issue #16)."""

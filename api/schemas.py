@@ -38,6 +38,17 @@ def _utc_clamped(dt: datetime) -> datetime:
 UtcDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_clamped)]
 
 
+class UserIdentity(BaseModel):
+    """Who a user is and what they may see: the common part of /api/auth/me and /api/users."""
+    id: int
+    username: str
+    display_name: str | None
+    role: str
+    regions: list[str]
+    institutions: list[str]
+    scope: str = Field(description="The scope in words, e.g. 'region 示范县/城关镇'.")
+
+
 class ErrorItem(BaseModel):
     loc: list[str | int] = Field(description="Where: 'path', 'query' or 'body', then the parameter or field.")
     msg: str

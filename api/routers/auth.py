@@ -11,7 +11,7 @@ from vigil.access import Principal
 from vigil.api.db_access import ApiTokenRow, UserRow
 from vigil.api.deps import get_runtime, get_session
 from vigil.api.errors import error_responses
-from vigil.api.schemas import USERNAME_PATTERN
+from vigil.api.schemas import USERNAME_PATTERN, UserIdentity
 from vigil.api.security import COOKIE, client_address, get_principal, presented_token, require
 from vigil.service import Runtime
 
@@ -30,14 +30,7 @@ class LoginOut(BaseModel):
     expires_in: int = Field(description="Seconds the session lasts.")
 
 
-class MeOut(BaseModel):
-    id: int
-    username: str
-    display_name: str | None
-    role: str
-    regions: list[str]
-    institutions: list[str]
-    scope: str = Field(description="The scope in words, e.g. 'region 示范县/城关镇'.")
+class MeOut(UserIdentity):
     permissions: list[str] = Field(description="The actions this role may take (README, permission matrix).")
     via: str = Field(description="session or token.")
 

@@ -1,6 +1,7 @@
 """The hazard ledger over HTTP (thin: the rules live in vigil/ledger)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
@@ -9,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil import audit
-from vigil.access import Principal
+from vigil.access import PERMISSIONS, Principal
 from vigil.api.db import as_utc
 from vigil.api.db_ledger import HazardEventRow, HazardHistoryRow, HazardPhotoRow, HazardRow
 from vigil.api.deps import get_runtime, get_session
@@ -42,20 +43,17 @@ def _errors(exc: Exception) -> HTTPException:
     return HTTPException(422, str(exc))
 
 
-def _perms(who: Principal) -> frozenset[str]:
-    from vigil.access import PERMISSIONS
-    return PERMISSIONS.get(who.role, frozenset())
-
-
-def hazard_out(h: HazardRow, rt: Runtime, who: Principal) -> dict:
+def hazard_out(h: HazardRow, rt: Runtime, who: Principal, regions: Mapping[str, str] | None = None) -> dict:
+    """The hazard as the API shows it; a listing passes `regions` (institution -> region path) made once."""
     inst = rt.institutions.get(h.institution_id)
     now = rt.clock.now()
-    steps = steps_for(h.state, _perms(who))
+    regions = rt.regions_by_institution() if regions is None else regions
+    steps = steps_for(h.state, PERMISSIONS.get(who.role, frozenset()))
     if "verify" in steps and h.submitted_by_id == who.user_id:
         steps.remove("verify")  # four-eyes rule
     return {
         "id": h.id, "institution_id": h.institution_id, "institution_name": inst.name if inst else None,
-        "region": rt.ledger.region(h.institution_id), "camera_id": h.camera_id, "zone": h.zone, "rule": h.rule,
+        "region": regions.get(h.institution_id), "camera_id": h.camera_id, "zone": h.zone, "rule": h.rule,
         "category": h.category, "category_name": CATEGORIES.get(h.category, (h.category,))[0],
         "severity": h.severity, "source": h.source, "title": h.title, "description": h.description,
         "location": h.location, "state": h.state, "responsible": h.responsible, "opened_at": as_utc(h.opened_at),
@@ -130,7 +128,8 @@ def list_hazards(
         q = q.where(or_(HazardRow.state.not_in(("open", "rectifying")), HazardRow.deadline_at >= now))
     total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = s.scalars(q.order_by(HazardRow.opened_at.desc(), HazardRow.id.desc()).limit(limit).offset(offset)).all()
-    return {"total": total, "items": [hazard_out(h, rt, who) for h in rows]}
+    regions = rt.regions_by_institution()
+    return {"total": total, "items": [hazard_out(h, rt, who, regions) for h in rows]}
 
 
 @router.post("/api/hazards", response_model=HazardDetail, status_code=201, summary="Enter a hazard by hand",

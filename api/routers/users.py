@@ -17,7 +17,7 @@ from vigil import accounts, audit, user_admin
 from vigil.access import Principal
 from vigil.api.deps import get_session
 from vigil.api.errors import error_responses
-from vigil.api.schemas import ID_PATTERN, TEXT_PATTERN
+from vigil.api.schemas import ID_PATTERN, TEXT_PATTERN, UserIdentity
 from vigil.api.security import client_address, require
 from vigil.config import REGION_PATTERN
 
@@ -62,14 +62,7 @@ class PasswordIn(BaseModel):
     password: str = PASSWORD
 
 
-class UserOut(BaseModel):
-    id: int
-    username: str
-    display_name: str | None
-    role: str
-    regions: list[str]
-    institutions: list[str]
-    scope: str = Field(description="The scope in words, e.g. 'region 示范县/城关镇'.")
+class UserOut(UserIdentity):
     disabled: bool
     created_at: datetime | None
     password_changed_at: datetime | None

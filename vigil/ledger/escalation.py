@@ -22,7 +22,7 @@ from vigil.api.db import as_utc
 from vigil.api.db_access import UserRow, UserScopeRow
 from vigil.api.db_ledger import HazardRow
 from vigil.ledger.config import HazardsConfig
-from vigil.ledger.hazards import Actor, _announce, _audit, history
+from vigil.ledger.hazards import Actor, announce, audit_step, history
 
 log = logging.getLogger("vigil.ledger")
 ACTOR = Actor(name="escalation")
@@ -85,9 +85,9 @@ def escalate_due(s: Session, policy: HazardsConfig, now: datetime, regions: Mapp
         note = f"逾期 {overdue_h:.1f} 小时，升级至 {target} 挂牌督办" + (f"（督办人 {owner}）" if owner else "")
         history(s, h, ACTOR, "escalated", now, note=note,
                 data={"level": level, "region": target, "supervisor": owner, "overdue_h": round(overdue_h, 2)})
-        _audit(s, h, ACTOR, "escalate", inst_region or None, before={"escalation_level": before},
+        audit_step(s, h, ACTOR, "escalate", inst_region or None, before={"escalation_level": before},
                after={"escalation_level": level, "supervised_region": target, "supervisor": owner})
-        _announce(s, h, "hazard.escalated", inst_region or None, change="escalated", level=level,
+        announce(s, h, "hazard.escalated", inst_region or None, change="escalated", level=level,
                   supervised_region=target, supervisor=owner, overdue_h=round(overdue_h, 2))
         s.commit()
         done.append(Escalation(h.id, level, target, owner, round(overdue_h, 2)))
@@ -96,10 +96,12 @@ def escalate_due(s: Session, policy: HazardsConfig, now: datetime, regions: Mapp
 
 
 class EscalationMaintainer:
-    """Runs `escalate_due` every `policy.escalation_check_s` seconds with the runtime's clock."""
+    """Runs `escalate_due` every `policy.escalation_check_s` seconds; `now` is the runtime's clock (read at each
+    pass, so a test that puts a ManualClock on the runtime drives it)."""
 
-    def __init__(self, sessions: Callable[[], Session], policy: HazardsConfig, clock, regions: Callable[[], Mapping[str, str]]):
-        self.sessions, self.policy, self.clock, self.regions = sessions, policy, clock, regions
+    def __init__(self, sessions: Callable[[], Session], policy: HazardsConfig, now: Callable[[], datetime],
+                 regions: Callable[[], Mapping[str, str]]):
+        self.sessions, self.policy, self.now, self.regions = sessions, policy, now, regions
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0
@@ -108,7 +110,7 @@ class EscalationMaintainer:
 
     def run_once(self) -> list[Escalation]:
         with self.sessions() as s:
-            done = escalate_due(s, self.policy, self.clock.now(), self.regions())
+            done = escalate_due(s, self.policy, self.now(), self.regions())
         self.runs += 1
         self.escalated += len(done)
         return done

@@ -60,14 +60,14 @@ def history(s: Session, h: HazardRow, actor: Actor, action: str, now: datetime, 
     return row
 
 
-def _audit(s: Session, h: HazardRow, actor: Actor, action: str, region: str | None, *, before: dict | None = None,
+def audit_step(s: Session, h: HazardRow, actor: Actor, action: str, region: str | None, *, before: dict | None = None,
            after: dict | None = None, note: str | None = None) -> None:
     audit.record(s, actor.who, f"hazard.{action}", client=actor.client or (None if actor.who else "service"),
                  object_type="hazard", object_id=h.id, institution_id=h.institution_id, region=region, before=before,
                  after=after, note=note, username=None if actor.who else actor.username)
 
 
-def _announce(s: Session, h: HazardRow, kind: str, region: str | None, **extra: Any) -> None:
+def announce(s: Session, h: HazardRow, kind: str, region: str | None, **extra: Any) -> None:
     outbox.add(s, kind, dict(hazard_data(h), **extra), institution_id=h.institution_id, region=region,
                camera_id=h.camera_id)
 
@@ -97,9 +97,9 @@ def open_hazard(s: Session, policy: HazardsConfig, now: datetime, actor: Actor, 
     s.flush()
     history(s, h, actor, "opened", now, to_state="open", note=description,
             data={"source": source, "deadline_at": _iso(h.deadline_at), "severity": severity})
-    _audit(s, h, actor, "open", region, after={"category": category, "severity": severity, "source": source,
+    audit_step(s, h, actor, "open", region, after={"category": category, "severity": severity, "source": source,
                                                "deadline_at": _iso(h.deadline_at)})
-    _announce(s, h, "hazard.opened", region)
+    announce(s, h, "hazard.opened", region)
     return h
 
 
@@ -136,8 +136,8 @@ def from_confirmed_event(s: Session, policy: HazardsConfig, now: datetime, actor
                        recheck_status=None)
             history(s, h, actor, "reopened", now, from_state="verified", to_state="open",
                     note="seen again by the camera after verification", data={"event_id": ev.id})
-            _audit(s, h, actor, "reopen", region, before={"state": "verified"}, after={"state": "open"})
-        _announce(s, h, "hazard.changed", region, change="sighting", event_id=ev.id)
+            audit_step(s, h, actor, "reopen", region, before={"state": "verified"}, after={"state": "open"})
+        announce(s, h, "hazard.changed", region, change="sighting", event_id=ev.id)
     s.add(HazardEventRow(hazard_id=h.id, event_id=ev.id, at=now))
     return h, joined
 
@@ -189,8 +189,8 @@ def take_step(s: Session, now: datetime, actor: Actor, h: HazardRow, step: str, 
     _set_state(s, h, before, st.target, now, **values)
     data = {"override": True, "recheck_status": h.recheck_status} if step == "verify" and override else None
     history(s, h, actor, STEPS[step].name, now, from_state=before, to_state=h.state, note=note, data=data)
-    _audit(s, h, actor, step, region, before={"state": before}, after={"state": h.state}, note=note)
-    _announce(s, h, "hazard.changed", region, change=step, by=who.username)
+    audit_step(s, h, actor, step, region, before={"state": before}, after={"state": h.state}, note=note)
+    announce(s, h, "hazard.changed", region, change=step, by=who.username)
     return h
 
 
@@ -214,8 +214,8 @@ def assign(s: Session, now: datetime, actor: Actor, h: HazardRow, region: str | 
     h.updated_at = now
     after = {"responsible": h.responsible, "severity": h.severity, "deadline_at": _iso(h.deadline_at)}
     history(s, h, actor, "assigned", now, note=note, data={"before": before, "after": after})
-    _audit(s, h, actor, "assign", region, before=before, after=after, note=note)
-    _announce(s, h, "hazard.changed", region, change="assigned", by=actor.username)
+    audit_step(s, h, actor, "assign", region, before=before, after=after, note=note)
+    announce(s, h, "hazard.changed", region, change="assigned", by=actor.username)
     return h
 
 
@@ -224,7 +224,7 @@ def comment(s: Session, now: datetime, actor: Actor, h: HazardRow, region: str |
     if not text:
         raise LedgerError("a comment needs text")
     row = history(s, h, actor, "comment", now, note=text)
-    _audit(s, h, actor, "comment", region, note=text[:200])
+    audit_step(s, h, actor, "comment", region, note=text[:200])
     return row
 
 
@@ -235,8 +235,8 @@ def supervise(s: Session, now: datetime, actor: Actor, h: HazardRow, region: str
         raise IllegalTransition(f"hazard {h.id} is closed: nothing to supervise")
     h.supervised, h.supervised_region, h.supervisor, h.updated_at = True, supervised_region, actor.username, now
     history(s, h, actor, "supervised", now, note=note, data={"region": supervised_region})
-    _audit(s, h, actor, "supervise", region, after={"supervised_region": supervised_region}, note=note)
-    _announce(s, h, "hazard.escalated", region, change="supervised", supervised_region=supervised_region,
+    audit_step(s, h, actor, "supervise", region, after={"supervised_region": supervised_region}, note=note)
+    announce(s, h, "hazard.escalated", region, change="supervised", supervised_region=supervised_region,
               supervisor=actor.username)
     return h
 
@@ -246,5 +246,6 @@ def is_overdue(h: HazardRow, now: datetime) -> bool:
     return h.state in ("open", "rectifying") and as_utc(h.deadline_at) < now
 
 
-__all__ = ["Actor", "IllegalTransition", "LedgerError", "NotAllowed", "assign", "comment", "from_confirmed_event",
-           "hazard_data", "history", "is_overdue", "open_hazard", "open_hazard_of", "supervise", "take_step"]
+__all__ = ["Actor", "IllegalTransition", "LedgerError", "NotAllowed", "announce", "assign", "audit_step", "comment",
+           "from_confirmed_event", "hazard_data", "history", "is_overdue", "open_hazard", "open_hazard_of", "supervise",
+           "take_step"]

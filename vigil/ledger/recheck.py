@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import update
 
 from vigil.api.db_ledger import HazardRow
-from vigil.ledger.hazards import Actor, _announce, history
+from vigil.ledger.hazards import Actor, announce, history
 from vigil.ledger.photos import store_photo
 from vigil.vision.annotate import annotate, encode_jpeg
 from vigil.vision.detections import Detections
@@ -192,7 +192,7 @@ class RecheckProcessor:
                                                        "still_present": "摄像头复查：隐患仍在",
                                                        "unavailable": "摄像头复查无法完成"}[result.verdict],
                     data=data)
-            _announce(s, h, "hazard.changed", region, change="recheck", recheck_status=result.verdict)
+            announce(s, h, "hazard.changed", region, change="recheck", recheck_status=result.verdict)
             s.commit()
         log.info("re-check of hazard %d: %s (%d/%d frames)", hazard_id, result.verdict, result.present, result.frames)
 

@@ -16,7 +16,8 @@ from vigil.ledger.recheck import RecheckProcessor
 class Ledger:
     def __init__(self, rt):
         self.rt = rt
-        self.escalation = EscalationMaintainer(rt.sessions, rt.cfg.hazards, rt.clock, rt.regions_by_institution)
+        self.escalation = EscalationMaintainer(rt.sessions, rt.cfg.hazards, lambda: rt.clock.now(),
+                                               rt.regions_by_institution)
         self.recheck = RecheckProcessor(rt)
 
     @property
@@ -24,7 +25,6 @@ class Ledger:
         return self.rt.cfg.hazards
 
     def start(self) -> None:
-        self.escalation.clock = self.rt.clock  # a test may have swapped the clock after construction
         self.escalation.start()
         self.recheck.start()
 
@@ -43,6 +43,5 @@ class Ledger:
     def on_confirmed(self, s: Session, ev: EventRow, who: Principal | None, client: str | None = None) -> tuple[HazardRow, bool]:
         """A confirmed event opens a hazard or joins the open one of its camera, zone and rule (same transaction
         as the verdict)."""
-        self.escalation.clock = self.rt.clock
         return from_confirmed_event(s, self.policy, self.rt.clock.now(), Actor(who, client=client), ev,
                                     self.region(ev.institution_id), self.title_for(ev))

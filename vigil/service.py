@@ -67,6 +67,8 @@ class Runtime:
         self.ledger = Ledger(self)  # hazards: escalation, camera re-checks (issue #16)
         from vigil.accounts import LoginLimiter
         self.login_limiter = LoginLimiter()
+        from vigil.ledger.complaints import IntakeLimiter
+        self.intake_limiter = IntakeLimiter()  # the public complaint form's limits (per address, per token)
         from vigil.live import LiveRelay
         self.live = LiveRelay(cfg.live)  # WebRTC viewers and MJPEG streams (vigil/live.py); its loop starts on first use
         self.processors: dict[str, CameraProcessor] = {}

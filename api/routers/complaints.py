@@ -184,7 +184,7 @@ def intake_form(token: str, s: Session = Depends(get_session), rt: Runtime = Dep
 def _accept(s: Session, rt: Runtime, body: ComplaintIn, photo: bytes | None, via: str, client: str | None) -> dict:
     """Token, limits, the complaint: runs in a worker thread (database and image decoding)."""
     cfg = rt.cfg.hazards
-    limiter = cm.limiter_for(rt)
+    limiter = rt.intake_limiter
     t_now = rt.clock.now()
     ts = t_now.timestamp()
     try:

@@ -19,7 +19,6 @@ import hmac
 import math
 import secrets
 import threading
-import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -220,19 +219,6 @@ class IntakeLimiter:
                     q.remove(t)
 
 
-_LIMITERS: weakref.WeakKeyDictionary[Any, IntakeLimiter] = weakref.WeakKeyDictionary()
-_LIMITERS_LOCK = threading.Lock()
-
-
-def limiter_for(owner: Any) -> IntakeLimiter:
-    """The limiter of one running service (keyed by its Runtime)."""
-    with _LIMITERS_LOCK:
-        lim = _LIMITERS.get(owner)
-        if lim is None:
-            lim = _LIMITERS[owner] = IntakeLimiter()
-        return lim
-
-
 # --- complaints ---------------------------------------------------------------------------------------------
 
 def receive(s: Session, now: datetime, t: IntakeTokenRow, regions: Mapping[str, str], *, institution_id: str,
@@ -353,6 +339,6 @@ def complaint_view(c: ComplaintRow, photo: HazardPhotoRow | None, institution_na
 
 
 __all__ = ["IntakeLimiter", "NotFound", "OutOfScope", "RateLimited", "complaint_view", "covered_institutions",
-           "create_token", "get_complaint", "limiter_for", "list_complaints", "list_tokens", "photo_of",
+           "create_token", "get_complaint", "list_complaints", "list_tokens", "photo_of",
            "photo_viewed", "receive", "revoke_token", "token_covers", "token_view", "token_visible", "triage",
            "verify_token"]

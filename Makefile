@@ -32,7 +32,7 @@ models: setup
 	@if [ -f $(COCO_INT8) ]; then echo "$(COCO_INT8): present"; \
 	else $(VPY) -m vigil.cli models quantize --model $(COCO_ONNX) --out $(COCO_INT8) --weights s8; fi
 
-# the web app (web/ -> web/dist, served at /app/): npm ci + vite build, skipped when web/dist is up to date
+# the web app (review_ui/ -> review_ui/dist, served at /app/): npm ci + vite build, skipped when review_ui/dist is up to date
 web: system
 	@bash scripts/build_web.sh
 

@@ -1,4 +1,5 @@
-"""The FastAPI application: one router per resource, the review UI served at /."""
+"""The FastAPI application: one router per resource, the web app (review_ui/, built into review_ui/dist) served at
+/app/."""
 from __future__ import annotations
 
 import logging
@@ -19,11 +20,10 @@ from vigil.api.routers import reports
 from vigil.api.routers import complaints
 from vigil.api.routers import users
 from vigil.api.routers import live
-from vigil.api.routers import inventory_cameras, inventory_institutions, inventory_regions
+from vigil.api.routers import inventory_cameras, inventory_institutions, inventory_regions, inventory_schema
 from vigil.service import Runtime
 
-UI_DIR = Path(__file__).resolve().parent.parent / "review_ui"
-WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"  # the Vue app (issue #17), built by `make web`
+WEB_DIST = Path(__file__).resolve().parent.parent / "review_ui" / "dist"  # the Vue app, built by `make web`
 log = logging.getLogger("vigil.api")
 
 
@@ -35,7 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for r in (auth.router, health.router, cameras.router, events.router, audit.router, metrics.router,
               inventory_regions.router, inventory_institutions.router, inventory_cameras.router,
               notifications.router, hazards.router, stats.router, reports.router, complaints.router,
-              users.router, live.router):
+              users.router, live.router, inventory_schema.router):
         app.include_router(r)
 
     errors.install(app)  # 422 bodies are ErrorOut, as documented on every route
@@ -47,9 +47,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:
-        return RedirectResponse("/ui/")
+        return RedirectResponse("/app/")
 
-    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
     if (WEB_DIST / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIST, html=True), name="app")
     else:

@@ -14,6 +14,18 @@ CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
 GENERATED_DIR = PROJECT_ROOT / ".vigil-data" / "models"  # files built from shared sources (git-ignored)
 
 
+# the 80 COCO classes, in the detector's class-id order
+COCO_CLASSES: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant",
+    "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard",
+    "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange", "broccoli",
+    "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed", "dining table", "toilet",
+    "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink",
+    "refrigerator", "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+)
+
 def shared_dir() -> Path:
     """The shared data folder: $VIGIL_SHARED, else ../shared beside the project checkout."""
     env = os.environ.get("VIGIL_SHARED")

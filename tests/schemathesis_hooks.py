@@ -145,7 +145,7 @@ def _fitting_scope(body: dict) -> dict:
 
 
 LIVE_ROUTES = ("POST /api/cameras/{camera_id}/webrtc", "GET /api/cameras/{camera_id}/live.mjpeg",
-               "DELETE /api/cameras/{camera_id}/webrtc/{session_id}")
+               "DELETE /api/cameras/{camera_id}/webrtc/{session_id}", "GET /api/cameras/{camera_id}/detections")
 
 
 @schemathesis.hook
@@ -158,7 +158,8 @@ def before_call(ctx, case, kwargs) -> None:
     elif case.operation.label == "GET /intake/{token}" and positive:
         case.path_parameters = {**params, "token": os.environ.get("VIGIL_FUZZ_INTAKE", "")}
     elif case.operation.label in LIVE_ROUTES and positive:
-        # a camera of the fuzzed service (not running there: 409), not a drawn id that names none (404)
+        # a camera of the fuzzed service (not running there: 409, or no detections yet), not a drawn id that names
+        # none (404)
         case.path_parameters = {**params, "camera_id": "exit1"}
     elif case.operation.label == "POST /api/hazards/{hazard_id}/photos" and positive:
         case.path_parameters = {**params, "hazard_id": 1}  # the seeded hazard: drawn ids name none (404)

@@ -115,7 +115,8 @@ def test_every_route_needs_credentials_but_login_health_and_the_ui(county):
     health = client.get("/api/health").json()
     assert set(health) == {"status", "database", "cameras_enabled", "cameras_online"}  # no names
     assert "出口" not in client.get("/api/health").text
-    assert client.get("/ui/").status_code == 200 and "<form id=\"login\"" in client.get("/ui/").text
+    root = client.get("/", follow_redirects=False)  # the web app's shell is public; its data is not
+    assert root.status_code == 307 and root.headers["location"] == "/app/"
 
 
 @pytest.mark.parametrize("user", list(USERS))
@@ -394,3 +395,14 @@ def test_users_cli_add_passwd_disable(tmp_path):
         actions = c.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
     assert h.startswith("$argon2id$")
     assert actions == ["user.create", "user.passwd", "user.disable"]
+
+
+def test_repeated_views_are_one_audit_row_per_window():
+    """A live wall refreshing a thumbnail every few seconds: one row per user and camera per window, again after it."""
+    from vigil.audit import ViewCoalescer
+
+    views = ViewCoalescer(window_s=300, max_keys=2)
+    assert views.due((1, "gate"), 0.0) and not views.due((1, "gate"), 5.0) and not views.due((1, "gate"), 299.0)
+    assert views.due((2, "gate"), 5.0) and views.due((1, "exit"), 6.0)  # other users and cameras are their own rows
+    assert views.due((1, "gate"), 300.0)  # the window passed (and the oldest key was dropped at the bound anyway)
+    assert len(views._last) == 2

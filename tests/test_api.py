@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from vigil_fixtures import SECRET
+from fastapi.testclient import TestClient
+
+from vigil_fixtures import SECRET, build_web
 
 
 def test_events_list_newest_first_and_paginated(api):
@@ -143,12 +145,19 @@ def test_health_and_cameras_say_which_model_runs_and_why(tmp_path):
         rt.stop()
 
 
-def test_openapi_and_ui_served(api):
-    client, _, _ = api
+def test_openapi_and_web_app_served(api):
+    """The built web app (review_ui/dist) is served at /app/, and / leads there; the old /ui/ page is gone."""
+    build_web()
+    from vigil.api.app import create_app
+
+    client, rt, _ = api
     spec = client.get("/openapi.json").json()
     assert "/api/events/{event_id}/review" in spec["paths"]
-    page = client.get("/ui/")
-    assert page.status_code == 200 and "事件" in page.text
+    fresh = TestClient(create_app(rt))  # mounted at creation, now that the build exists
+    assert fresh.get("/").url.path == "/app/"
+    page = fresh.get("/app/")
+    assert page.status_code == 200 and '<div id="root">' in page.text
+    assert fresh.get("/ui/").status_code == 404
 
 
 @pytest.mark.parametrize("method,path,body,fragment", [

@@ -1,14 +1,12 @@
-"""The web app (issue #17, web/ served at /app/) in Debian chromium against the real API: menus per role, the
+"""The web app (review_ui/, built into review_ui/dist and served at /app/) in Debian chromium against the real API: menus per role, the
 review queue by keyboard, a hand-entered hazard from open to closed by two users, language, phone width."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from vigil_fixtures import PASSWORD, LiveServer, make_user, seed_events, service_config, ultralytics_asset
+from vigil_fixtures import PASSWORD, LiveServer, build_web, make_user, seed_events, service_config, ultralytics_asset
 
 pytestmark = pytest.mark.browser
 
@@ -23,20 +21,9 @@ MENUS = {
 }
 
 
-def _build_web() -> None:
-    """web/dist as `make web` builds it (the same script, so the same npm commands); fails without node."""
-    if (ROOT / "web" / "dist" / "index.html").is_file():
-        return
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("node/npm are missing, so the web app (web/) cannot be built: run `make system`")
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "build_web.sh")], capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        pytest.fail(f"building the web app failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    _build_web()
+    build_web()
     from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime

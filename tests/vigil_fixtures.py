@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -227,21 +228,25 @@ class LiveServer:
         self.thread.join(10)
 
 
-def ui_login(page, url: str, username: str, password: str = PASSWORD) -> None:
-    """Open the review page and log in through its form (the session cookie is HttpOnly)."""
-    page.goto(f"{url}/ui/")
-    page.locator("#login").wait_for(timeout=10000)
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-submit")
-    page.locator("#app").wait_for(timeout=10000)
+def build_web() -> None:
+    """review_ui/dist as `make web` builds it (the same script, so the same npm commands); fails without node."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "review_ui" / "dist" / "index.html").is_file():
+        return
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.fail("node/npm are missing, so the web app (review_ui/) cannot be built: run `make system`")
+    out = subprocess.run(["bash", str(root / "scripts" / "build_web.sh")], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        pytest.fail(f"building the web app failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+# per module: Playwright's sync API keeps an event loop running in the main thread while it is started, so a later
+# module's asyncio.run() (tests/test_live_view.py) would fail if the browser lived for the whole session
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

@@ -24,6 +24,27 @@ CSV_FIELDS = ("id", "at", "username", "role", "client", "action", "object_type",
               "region", "outcome", "before", "after", "note")
 
 
+class ViewCoalescer:
+    """Repeated views of the same thing by the same person (a live wall refreshing its thumbnails every few seconds)
+    are one audit row per `window_s`: who looked at which camera, and since when, stays on record without a row per
+    refresh. Bounded: the oldest keys go first."""
+
+    def __init__(self, window_s: float = 300.0, max_keys: int = 10000):
+        self.window_s, self.max_keys = window_s, max_keys
+        self._last: dict[tuple, float] = {}
+
+    def due(self, key: tuple, now: float) -> bool:
+        """True when `key` was not recorded in the last window_s seconds (the caller then records it)."""
+        last = self._last.get(key)
+        if last is not None and now - last < self.window_s:
+            return False
+        self._last.pop(key, None)
+        self._last[key] = now
+        while len(self._last) > self.max_keys:
+            self._last.pop(next(iter(self._last)))
+        return True
+
+
 def record(s: Session, who: Principal | None, action: str, *, client: str | None = None,
            object_type: str | None = None, object_id: Any = None, institution_id: str | None = None,
            region: str | None = None, outcome: str = "ok", before: dict | None = None, after: dict | None = None,

@@ -105,7 +105,7 @@ def run_demo(port: int = 8470) -> None:
     base = f"http://{cfg.server.host}:{port}"
     print(f"demo: public complaint form of the county: {base}/intake/{demo_intake_token(rt)}", flush=True)
     url = f"{base}/app/"
-    print(f"demo: open {url}  (the web app; the older review page is {base}/ui/; API: {base}/api/..., described at "
+    print(f"demo: open {url}  (the web app; API: {base}/api/..., described at "
           f"/openapi.json once logged in)  Ctrl-C stops", flush=True)
     try:
         uvicorn.run(create_app(rt), host=cfg.server.host, port=port, log_level="warning")

@@ -37,6 +37,21 @@ from vigil.live_config import LiveConfig
 
 log = logging.getLogger("vigil.live")
 
+
+class _RedactSourceUrls(logging.Filter):
+    """aiortc's MediaPlayer names its source in its own log lines ("MediaPlayer(rtsp://user:password@...) Skipping
+    video packet with no pts"): the camera URL's password is replaced by *** before any handler sees the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "@" in a for a in record.args):
+            from vigil.config import redact_url
+
+            record.args = tuple(redact_url(a) if isinstance(a, str) and "://" in a else a for a in record.args)
+        return True
+
+
+logging.getLogger("aiortc.contrib.media").addFilter(_RedactSourceUrls())
+
 PLAYABLE_PROFILES = frozenset({"Baseline", "Constrained Baseline", "Main", "High"})
 
 

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -49,6 +50,18 @@ class RateMeter:
         return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class LatestDetections:
+    """The detections of the last frame a model ran on: objects (remembered ones on a still scene) and fire (the fire
+    model's last answer; None: no fire rule or not run yet), in the pixels of a `width` x `height` frame decoded at
+    `wall` (time.time())."""
+    wall: float
+    width: int
+    height: int
+    objects: Detections | None
+    fire: Detections | None
+
+
 def _advance(due: float, t: float, interval: float) -> float:
     """Next due time: one interval on (keeps the average rate exact on a coarse frame grid), but no
     burst of catch-up runs after a gap or an overload; the first run (due -inf) starts the grid at t."""
@@ -69,6 +82,10 @@ class CameraProcessor:
         self.stopped = False
         self._lock = threading.Lock()  # the pipeline is swapped (reconfigure) only between two evaluations
         self.remembered: Detections | None = None  # last object detections, reused while the scene is still
+        self.last_fire: Detections | None = None  # the fire model's last answer
+        # what the models last saw, for the live view's overlay (GET /api/cameras/{id}/detections): the values the
+        # rules got, by reference (Detections is immutable), never a frame
+        self.latest_detections: LatestDetections | None = None
         self.moving = True
         self.objects_rate, self.fire_rate, self.rules_rate = RateMeter(), RateMeter(), RateMeter()
         self.lag_s = 0.0  # capture -> rules done, for the last evaluated frame
@@ -104,7 +121,7 @@ class CameraProcessor:
         with self._lock:
             self._close_events("camera reconfigured")
             self.camera, self.pipeline = camera, pipeline
-            self.remembered = None
+            self.remembered = self.last_fire = self.latest_detections = None
             self._set_rates()
 
     def retire(self, reason: str) -> None:
@@ -158,8 +175,12 @@ class CameraProcessor:
             self.objects_rate.tick(now)
             self.objects_count += 1
         if fire is not None:
+            self.last_fire = fire
             self.fire_rate.tick(now)
             self.fire_count += 1
+        if objects is not None or fire is not None:
+            h, w = frame.image.shape[:2]
+            self.latest_detections = LatestDetections(frame.wall, w, h, self.remembered, self.last_fire)
         self.rules_rate.tick(now)
         try:
             self.pipeline.process(frame.image, frame.pts_s, datetime.fromtimestamp(frame.wall, self.tz),

@@ -28,7 +28,7 @@ from vigil.vision.detector import load_detector
 from vigil.evidence import EvidenceSink
 from vigil.vision.events import EventSink, FanoutSink
 from vigil.vision.pipeline import CameraPipeline
-from vigil import inventory
+from vigil import audit, inventory
 from vigil.clock import Clock
 
 log = logging.getLogger("vigil.service")
@@ -69,6 +69,7 @@ class Runtime:
         self.login_limiter = LoginLimiter()
         from vigil.ledger.complaints import IntakeLimiter
         self.intake_limiter = IntakeLimiter()  # the public complaint form's limits (per address, per token)
+        self.snapshot_views = audit.ViewCoalescer(window_s=300.0)  # live-wall thumbnails: one audit row per 5 min
         from vigil.live import LiveRelay
         self.live = LiveRelay(cfg.live)  # WebRTC viewers and MJPEG streams (vigil/live.py); its loop starts on first use
         self.processors: dict[str, CameraProcessor] = {}

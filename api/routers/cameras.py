@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from datetime import datetime, timezone
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from vigil import audit
@@ -42,13 +45,73 @@ def camera(camera_id: CameraId, rt: Runtime = Depends(get_runtime), who: Princip
     **error_responses(401, 403, 404, 422, 503, e503={"description": "The camera has not delivered a frame yet"})})
 def camera_snapshot(camera_id: CameraId, request: Request, rt: Runtime = Depends(get_runtime),
                     s: Session = Depends(get_session), who: Principal = Depends(require("live.view"))) -> Response:
-    """The camera's latest frame (live view); each view is audited."""
+    """The camera's latest frame (live view). Audited: one row per user and camera per 5 minutes (a live wall
+    refreshes its thumbnails every few seconds)."""
     cam = _known(rt, camera_id, who)
     proc = rt.processors.get(camera_id)
     jpeg = proc.snapshot_jpeg() if proc else None
     if jpeg is None:
         raise HTTPException(503, f"camera '{camera_id}' has not delivered a frame yet")
-    audit.record(s, who, "live.snapshot", client=client_address(request), object_type="camera", object_id=camera_id,
-                 institution_id=cam.institution, region=rt.regions_by_institution().get(cam.institution))
-    s.commit()
+    if rt.snapshot_views.due((who.user_id, camera_id), time.monotonic()):
+        audit.record(s, who, "live.snapshot", client=client_address(request), object_type="camera",
+                     object_id=camera_id, institution_id=cam.institution,
+                     region=rt.regions_by_institution().get(cam.institution))
+        s.commit()
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+MAX_BOXES = 300  # a frame's detections shown at most (highest scores first)
+
+
+class DetectionBox(BaseModel):
+    model: Literal["objects", "fire"] = Field(description="The model that found it: the object model (COCO) or the "
+                                                          "fire/smoke model.")
+    class_name: str = Field(description="The model's class name (person, motorcycle, fire, smoke...).")
+    score: float = Field(ge=0, le=1, description="The model's confidence.")
+    box: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=4, max_length=4, description=(
+        "x1, y1, x2, y2 as shares of the frame's width and height (0..1, the zones' coordinates)."))
+
+
+class CameraDetections(BaseModel):
+    camera_id: str
+    frame_at: datetime | None = Field(description="When the frame the models last ran on was decoded (UTC); null "
+                                                  "while no model has run on this camera (not running, no frame yet).")
+    age_s: float | None = Field(description="Seconds since `frame_at`; null with it.")
+    width: int | None = Field(description="The frame's width in pixels; null with `frame_at`.")
+    height: int | None = Field(description="The frame's height in pixels; null with `frame_at`.")
+    detections: list[DetectionBox] = Field(description=(
+        f"The boxes of that frame (objects and, on a camera with a fire rule, fire/smoke), highest score first, at "
+        f"most {MAX_BOXES}. No tracking ids: tracks live inside the rules."))
+
+
+def _boxes(model: str, det, width: int, height: int) -> list[dict]:
+    if det is None or not len(det):
+        return []
+    names = det.class_names
+    out = []
+    for (x1, y1, x2, y2), score, name in zip(det.xyxy.tolist(), det.confidence.tolist(), names):
+        box = [min(1.0, max(0.0, v / d)) for v, d in ((x1, width), (y1, height), (x2, width), (y2, height))]
+        out.append({"model": model, "class_name": name, "score": round(min(1.0, max(0.0, score)), 4),
+                    "box": [round(v, 5) for v in box]})
+    return out
+
+
+@router.get("/api/cameras/{camera_id}/detections", response_model=CameraDetections,
+            responses=error_responses(401, 403, 404, 422),
+            summary="What the models last saw on a camera (for the live view's overlay)")
+def camera_detections(camera_id: CameraId, rt: Runtime = Depends(get_runtime),
+                      who: Principal = Depends(require("live.view"))) -> dict:
+    """The detections of the last frame a model ran on (boxes in 0..1 of the frame), as the rules got them. Polled
+    by the live view about twice a second; not audited (no picture leaves the server)."""
+    _known(rt, camera_id, who)
+    proc = rt.processors.get(camera_id)
+    latest = getattr(proc, "latest_detections", None) if proc is not None else None
+    if latest is None:
+        return {"camera_id": camera_id, "frame_at": None, "age_s": None, "width": None, "height": None,
+                "detections": []}
+    w, h = max(1, latest.width), max(1, latest.height)
+    boxes = _boxes("objects", latest.objects, w, h) + _boxes("fire", latest.fire, w, h)
+    boxes.sort(key=lambda b: -b["score"])
+    return {"camera_id": camera_id, "frame_at": datetime.fromtimestamp(latest.wall, timezone.utc),
+            "age_s": round(max(0.0, time.time() - latest.wall), 3), "width": latest.width, "height": latest.height,
+            "detections": boxes[:MAX_BOXES]}

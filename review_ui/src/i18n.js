@@ -2,9 +2,10 @@
 import { ref } from "vue";
 import zh from "./locales/zh.js";
 import en from "./locales/en.js";
+import * as zones from "./locales/zones.js";
 
 const KEY = "vigil.lang";
-const MESSAGES = { "zh-CN": zh, en };
+const MESSAGES = { "zh-CN": { ...zh, ...zones.zh }, en: { ...en, ...zones.en } };
 
 function initial() {
   try { return localStorage.getItem(KEY) === "en" ? "en" : "zh-CN"; } catch { return "zh-CN"; }
@@ -21,7 +22,7 @@ export function setLang(value) {
 
 export function t(key, params) {
   const dict = MESSAGES[lang.value];
-  let s = dict[key] ?? zh[key] ?? key;
+  let s = dict[key] ?? MESSAGES["zh-CN"][key] ?? key;
   for (const [k, v] of Object.entries(params || {})) s = s.replaceAll(`{${k}}`, String(v));
   return s;
 }

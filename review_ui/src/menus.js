@@ -4,7 +4,7 @@ export const MENUS = [
   { path: "/hazards", key: "menu.hazards", perm: "hazards.read", icon: "Warning" },
   { path: "/dashboard", key: "menu.dashboard", perm: "stats.read", icon: "DataLine" },
   { path: "/cameras", key: "menu.cameras", perm: "live.view", icon: "VideoCamera" },
-  { path: "/admin/audit", key: "menu.admin", perm: "users.manage", icon: "Setting" },
+  { path: "/admin", key: "menu.admin", perm: "users.manage", icon: "Setting" }, // tabs: users, tokens, notifications, audit
 ];
 
 export function menusFor(me) {

@@ -11,7 +11,13 @@ const views = {
   hazard: () => import("./views/HazardDetail.vue"),
   dashboard: () => import("./views/Dashboard.vue"),
   cameras: () => import("./views/Cameras.vue"),
+  camera: () => import("./views/CameraView.vue"),
+  zones: () => import("./views/ZoneEditor.vue"),
   audit: () => import("./views/Audit.vue"),
+  admin: () => import("./views/Admin.vue"),
+  users: () => import("./views/admin/Users.vue"),
+  tokens: () => import("./views/admin/Tokens.vue"),
+  notifications: () => import("./views/admin/Notifications.vue"),
 };
 
 export const router = createRouter({
@@ -26,7 +32,18 @@ export const router = createRouter({
         { path: "hazards/:id(\\d+)", component: views.hazard, meta: { perm: "hazards.read" }, props: true },
         { path: "dashboard", component: views.dashboard, meta: { perm: "stats.read" } },
         { path: "cameras", component: views.cameras, meta: { perm: "live.view" } },
-        { path: "admin/audit", component: views.audit, meta: { perm: "users.manage" } },
+        { path: "cameras/:id([A-Za-z0-9_-]+)", component: views.camera, meta: { perm: "live.view" }, props: true },
+        { path: "cameras/:id([A-Za-z0-9_-]+)/zones", component: views.zones, meta: { perm: "inventory.edit" }, props: true },
+        // 系统管理: a tabbed page; the section needs users.manage (admins), each tab its own permission too
+        {
+          path: "admin", component: views.admin, meta: { perm: "users.manage" }, children: [
+            { path: "", redirect: "/admin/users" },
+            { path: "users", component: views.users, meta: { perm: "users.manage" } },
+            { path: "tokens", component: views.tokens, meta: { perm: "tokens.manage" } },
+            { path: "notifications", component: views.notifications, meta: { perm: "notifications.manage" } },
+            { path: "audit", component: views.audit, meta: { perm: "audit.read" } },
+          ],
+        },
       ],
     },
     { path: "/:rest(.*)*", redirect: "/" },
@@ -39,7 +56,8 @@ router.beforeEach(async (to) => {
   if (to.name === "login") return me.value ? "/" : true;
   if (!me.value) return { name: "login", query: { next: to.fullPath } };
   if (to.name === "home") { const first = menusFor(me.value)[0]; return first ? first.path : true; }
-  if (to.meta.perm && !me.value.permissions.includes(to.meta.perm)) return "/";
+  // every level's permission (a child's meta would otherwise hide its parent's: /admin/audit needs users.manage too)
+  if (to.matched.some((r) => r.meta.perm && !me.value.permissions.includes(r.meta.perm))) return "/";
   return true;
 });
 

@@ -129,7 +129,7 @@ def serve(
     _logging(log_level)
     rt = Runtime(cfg)
     h, p = host or cfg.server.host, port or cfg.server.port
-    typer.echo(f"vigil: review UI at http://{h}:{p}/ui/  (API docs http://{h}:{p}/docs)")
+    typer.echo(f"vigil: web app at http://{h}:{p}/app/  (the API is described at /openapi.json once logged in)")
     try:
         uvicorn.run(create_app(rt), host=h, port=p, log_level=log_level.lower(), access_log=False)
     finally:
@@ -333,28 +333,83 @@ def models_eval(
     images: Optional[int] = typer.Option(None, "--images", min=1, help="Score a seeded subset of this many val images"),
     timing_images: int = typer.Option(50, "--timing-images", min=1, help="Images timed (batch 1, after warm-up)"),
     device: str = typer.Option("cpu", "--device"),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads for the timing (default: ultralytics' choice)"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads for the timing (default: ultralytics' choice); ONNX Runtime threads when classes are matched by name"),
     bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Also resample the val images this many times for a 90 % interval of each class's AP50 (0: off)"),
+    frame_level: bool = typer.Option(False, "--frame-level", help="Also per class: share of frames holding it in which the model reports it at --conf, and share of frames without any evaluated label where it reports something"),
+    conf: Optional[float] = typer.Option(None, "--conf", min=0.001, max=1.0, help="Score threshold for precision, recall and the frame figures (default: the rules' defaults: fire/smoke the fire_smoke rule's, person unattended_room's, others min_confidence 0.35)"),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Evaluate only these classes (comma-separated names, after --map)"),
+    aliases: list[str] = typer.Option([], "--map", help="SET_CLASS=NAME: evaluate the set's class as NAME (repeatable; e.g. patient=person)"),
+    by_name: bool = typer.Option(False, "--by-name", help="Match classes by name even when model and set name the same classes with the same ids"),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
 ) -> None:
-    """Evaluate a detector on the val split: mAP, AP50 per class, P/R, ms per image. Last line: JSON."""
+    """Evaluate a detector on the val split, classes matched by name: AP50, P/R per class (mAP, ms per image).
+
+    When the model and the set name the same classes with the same ids (and no by-name option is given), ultralytics'
+    val runs (mAP50-95, timing, --bootstrap). Otherwise the set's classes are matched to the model's by name: classes
+    the model lacks are reported as not evaluated, model classes the set lacks are dropped. Last line: JSON."""
     import tempfile
 
     from vigil.models.catalogue import ModelNotFound, resolve_model
-    from vigil.models.datasets import DatasetMissing, write_fire_smoke_yaml
+    from vigil.models.datasets import DatasetMissing, data_names, split_image_files, write_fire_smoke_yaml
     from vigil.models.evaluate import evaluate, human_lines
+    from vigil.models.evaluate_byname import evaluate_by_name, human_lines as by_name_lines, model_class_names, needs_by_name, yaml_aliases
 
     if data:
         _check(yaml_mapping, data, "--data", keys=("val",))
-    with _usage_errors(ModelNotFound, DatasetMissing, BadInput):
+    renames = {}
+    for a in aliases:
+        k, sep, v = a.partition("=")
+        if not sep or not k.strip() or not v.strip():
+            _fail(f"--map {a!r} is not SET_CLASS=NAME")
+        renames[k.strip()] = v.strip()
+    wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    with _usage_errors(ModelNotFound, DatasetMissing, BadInput, ValueError):
         path = model_file(resolve_model(model, purpose="fire"), "--model")
         with tempfile.TemporaryDirectory(prefix="vigil-data-") as tmp:
             yaml_path = data.resolve() if data else write_fire_smoke_yaml(Path(tmp))
-            result = evaluate(path, yaml_path, imgsz=imgsz, images=images, timing_images=timing_images,
-                              device=device, threads=threads, bootstrap=bootstrap)
+            named = (by_name or frame_level or conf is not None or wanted is not None or renames
+                     or yaml_aliases(yaml_path) or needs_by_name(model_class_names(path), data_names(yaml_path)))
+            if named:
+                if bootstrap:
+                    _fail("--bootstrap needs a model and a set with the same classes and ids (no by-name matching)")
+                result = evaluate_by_name(path, yaml_path, imgsz=imgsz, conf=conf, classes=wanted, aliases=renames,
+                                          frame_level=frame_level, images=images, threads=threads)
+            else:
+                if data and not images:  # all of val, linked into a temporary folder: ultralytics writes its
+                    images = len(split_image_files(yaml_path, "val"))  # labels.cache beside the labels it reads
+                result = evaluate(path, yaml_path, imgsz=imgsz, images=images, timing_images=timing_images,
+                                  device=device, threads=threads, bootstrap=bootstrap)
+                result["match"] = "by_id (the model and the set name the same classes with the same ids)"
             if not data:
                 result["data"] = "generated: shared fire_smoke_indoor"
-    _emit(result, human_lines, as_json)
+    _emit(result, by_name_lines if named else human_lines, as_json)
+
+
+@models_app.command("splits")
+def models_splits(
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write into (default: .vigil-data/splits)"),
+    val_share: float = typer.Option(0.2, "--val-share", min=0.05, max=0.5, help="Share of frames asked for val (whole groups: the result differs)"),
+    seed: int = typer.Option(0, "--seed"),
+    cctv_group: str = typer.Option("site", "--cctv-group", help="cctv_intelligence groups kept on one side: site, clip or source-frame"),
+    sets: str = typer.Option("cctv_intelligence,care_ward,fire_smoke_indoor", "--sets", help="Comma-separated sets to write"),
+    as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
+) -> None:
+    """Write validation splits honest about viewpoint (data YAML + lists of absolute paths into ../shared, nothing
+    copied): cctv_intelligence by site (so by clip and source frame), care_ward by room, fire_smoke_indoor its own."""
+    from vigil.models.datasets import DatasetMissing
+    from vigil.models.splits import write_splits
+
+    if out and out.exists() and not out.is_dir():
+        _fail(f"--out {out}: is a file, not a folder")
+    with _usage_errors(DatasetMissing, ValueError):
+        result = write_splits(out, val_share=val_share, seed=seed, cctv_group_by=cctv_group,
+                              sets=tuple(s.strip() for s in sets.split(",") if s.strip()))
+
+    def lines(r: dict) -> list[str]:
+        return [f"{k:<18} {v['data']}: train {v['train_images']}, val {v['val_images']} ({v.get('rule', '')}"
+                + (f"; val groups {', '.join(v['val_groups'])}" if "val_groups" in v else "") + ")" for k, v in r.items()]
+
+    _emit(result, lines, as_json)
 
 
 @models_app.command("export")

@@ -106,6 +106,18 @@ def test_schedule_overnight_window():
         Schedule.model_validate({"windows": [{"start": "25:00"}]})
 
 
+def test_alert_period_validation_names_the_field():
+    ok = Schedule.model_validate({"windows": [{"start": "20:00", "end": "07:00"}],
+                                  "alert_periods": [{"name": "国庆", "start": "2026-10-01", "end": "2026-10-07"}]})
+    assert ok.armed(datetime(2026, 10, 7, 12, 0)) and not ok.armed(datetime(2026, 10, 8, 12, 0))
+    assert ok.dwell_scale(datetime(2026, 10, 1, 0, 0)) == 0.5 and ok.dwell_scale(datetime(2026, 9, 30, 23, 59)) == 1.0
+    with pytest.raises(Exception, match="end 2026-10-01 is before start 2026-10-07"):
+        Schedule.model_validate({"windows": [{}], "alert_periods": [{"name": "x", "start": "2026-10-07", "end": "2026-10-01"}]})
+    with pytest.raises(Exception, match="dwell_scale"):
+        Schedule.model_validate({"windows": [{}], "alert_periods": [{"name": "x", "start": "2026-10-01", "end": "2026-10-01",
+                                                                    "dwell_scale": 0}]})
+
+
 def test_redact_url():
     assert redact_url("rtsp://admin:s3cret@10.1.2.3:554/Streaming/101") == "rtsp://admin:***@10.1.2.3:554/Streaming/101"
     assert redact_url("rtsp://10.1.2.3/x") == "rtsp://10.1.2.3/x"

@@ -109,6 +109,26 @@ def test_background_relearns_on_light_change():
     assert bg.stationary_mask(19.5, 5).mean() < 0.01
 
 
+def test_background_heals_the_ghost_of_an_object_there_when_it_started():
+    """A box stands in the picture when the camera starts (learned as background) and is taken away at 10 s: the bare
+    floor it leaves is not a left object (no edges where the box's outline was), while a box put down later is."""
+    base, rng = scene()
+    box = (slice(90, 170), slice(100, 220))
+    bg = StationaryForeground()
+    for i in range(60):
+        t = i * 0.5
+        img = base.copy()
+        if t < 10:
+            img[box] = (40, 70, 140)
+        bg.update(noisy(img, rng), t, Detections.empty(NAMES))
+    assert bg.stationary_mask(29.5, 5).sum() == 0
+    for i in range(60, 100):
+        t = i * 0.5
+        img = base.copy()
+        img[100:150, 20:80] = (150, 40, 40)  # another box put down at 30 s
+        bg.update(noisy(img, rng), t, Detections.empty(NAMES))
+    assert bg.stationary_mask(49.5, 15).sum() > 0
+
 class ScriptedDetector:
     """Stands in for the model in this pure-logic test only: returns scripted Detections per call."""
 
@@ -173,6 +193,23 @@ def test_schedule_disarms_rule():
     for i in range(20, 40):  # night
         pipe.process(img, float(i), datetime(2026, 11, 24, 21, 0, i))
     assert [k for k, _ in sink.log] == ["start"] and sink.log[0][1].started_t == 25.0
+
+
+def test_heightened_alert_period_arms_all_day_and_halves_the_absence():
+    """Spring Festival: the night-only rule is armed at noon too, and raises after absence_s * 0.5; the day after the
+    period it is unarmed again at noon."""
+    sched = {"windows": [{"start": "20:00", "end": "07:00"}],
+             "alert_periods": [{"name": "春节", "start": "2027-02-05", "end": "2027-02-11", "dwell_scale": 0.5}]}
+    det = ScriptedDetector(lambda i: Detections.empty(NAMES))
+    sink = ListSink()
+    pipe = CameraPipeline(control_room_camera(absence_s=10, schedule=sched), det, sink)
+    img = np.zeros((90, 160, 3), np.uint8)
+    for i in range(20):  # noon on the festival's last day: armed, raised after 5 s (not 10)
+        pipe.process(img, float(i), datetime(2027, 2, 11, 12, 0, i))
+    assert [k for k, _ in sink.log] == ["start"] and sink.log[0][1].started_t == 5.0
+    for i in range(20, 40):  # noon the next day: outside the period and the window, the event ends
+        pipe.process(img, float(i), datetime(2027, 2, 12, 12, 0, i - 20))
+    assert [k for k, _ in sink.log] == ["start", "end"] and pipe.rule_status()[0]["status"] == "unarmed"
 
 
 FIRE_NAMES = {0: "fire", 1: "smoke"}

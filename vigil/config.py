@@ -6,7 +6,7 @@ configuration reference in the README and `vigil config schema`).
 from __future__ import annotations
 
 import re
-from datetime import datetime, time as dtime
+from datetime import date, datetime, time as dtime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
@@ -78,11 +78,38 @@ class ScheduleWindow(Strict):
         return (day in self.days and now >= s) or (prev_day in self.days and now < e)
 
 
+class AlertPeriod(Strict):
+    """A period of heightened alert (Spring Festival, National Day golden week, a typhoon warning): the rule is armed
+    around the clock and raises its event sooner."""
+    name: str = F(title="Name", description="What the period is, e.g. '春节' or '国庆'.", min_length=1, max_length=40, pattern=NO_NUL)
+    start: date = F(title="First day", description="First local day of the period (YYYY-MM-DD).")
+    end: date = F(title="Last day", description="Last local day of the period, included (YYYY-MM-DD).")
+    dwell_scale: float = F(0.5, title="Dwell scale", description="Dwell and absence seconds are multiplied by this inside the period (0.5: events are raised in half the time); 1 keeps them.", gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> "AlertPeriod":
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def contains(self, when: datetime) -> bool:
+        return self.start <= when.date() <= self.end
+
+
 class Schedule(Strict):
     windows: list[ScheduleWindow] = F(title="Arming windows", description="The rule is armed inside any of these windows.", min_length=1)
+    alert_periods: list[AlertPeriod] = F(default_factory=list, title="Heightened-alert periods", description="Holidays and other periods in which the rule is armed all day, whatever the windows say, with shorter dwell times.")
+
+    def alert(self, when: datetime) -> AlertPeriod | None:
+        """The heightened-alert period `when` (local time) falls in, if any."""
+        return next((p for p in self.alert_periods if p.contains(when)), None)
 
     def armed(self, when: datetime) -> bool:
-        return any(w.contains(when) for w in self.windows)
+        return self.alert(when) is not None or any(w.contains(when) for w in self.windows)
+
+    def dwell_scale(self, when: datetime) -> float:
+        period = self.alert(when)
+        return period.dwell_scale if period is not None else 1.0
 
 
 class RuleBase(Strict):
@@ -99,6 +126,7 @@ class BlockedExitRule(RuleBase):
     classes: list[str] = F(list(BLOCKING_CLASSES), title="Blocking classes", description="COCO classes counted as obstacles (people never count).", min_length=1)
     min_overlap: float = F(0.3, title="Minimum overlap", description="Share of an object's box that must lie inside the zone.", gt=0, le=1)
     area_ratio: float | None = F(0.4, title="Area ratio", description="Class-agnostic check: share of the zone covered by stationary foreground that counts as blocked; null switches the check off.", gt=0, le=1)
+    min_object_ratio: float | None = F(0.003, title="Minimum left object", description="Left-object check (class-agnostic): one stationary object in the zone (a connected patch of foreground that has stood still for dwell_s, people excluded) at least this share of the frame's area raises the event with its box: 0.003 is a 25 x 25 px bag in a 640 x 360 frame. null switches the check off.", gt=0, le=1)
     carried_classes: list[str] = F(["handbag", "backpack", "suitcase", "umbrella"], title="Carried classes", description="Objects ignored while their centre lies inside a person's box (being carried).")
 
     @field_validator("classes")
@@ -112,9 +140,10 @@ class BlockedExitRule(RuleBase):
 class UnattendedRoomRule(RuleBase):
     type: Literal["unattended_room"] = F(title="Rule type", description="Duty room staffed by fewer than min_persons.")
     min_persons: int | None = F(None, title="Minimum persons", description="Required people on duty; default 2 for a control_room camera (24 h duty, at least 2 per shift), 1 otherwise.", ge=1, le=20)
-    absence_s: float = F(120.0, title="Absence seconds", description="Understaffing must last this long before an event is raised.", ge=0)
-    restore_s: float = F(10.0, title="Restore seconds", description="Staffing must be back this long before the event ends.", ge=0)
-    min_confidence: float = F(0.3, title="Minimum confidence", description="Person detections below this score are ignored.", ge=0.01, le=1.0)
+    absence_s: float = F(120.0, title="Absence seconds", description="Understaffing must last this long before an event is raised, counted from the first detection frame after the last one that saw enough people: any frame that sees them restarts the count.", ge=0)
+    restore_s: float = F(10.0, title="Restore seconds", description="Staffing must be back this long before the event ends: frames seeing enough people over restore_s, none more than window_s apart (one stray detection, such as a chair taken for a person, does not end it).", ge=0)
+    window_s: float = F(10.0, title="Window seconds", description="People on duty are counted as the most seen on one detection frame of the last window_s seconds, not on the current frame alone: a person the detector misses for a few frames still counts. It is the count an event reports, and the longest gap between sightings while staffing comes back (restore_s). Never longer than the absence time; 0 judges each frame alone.", ge=0, le=120)
+    min_confidence: float = F(0.5, title="Minimum confidence", description="Person detections below this score are ignored. Higher than other rules: a false person (an empty chair) would keep a deserted room staffed, and the window keeps the highest count it saw.", ge=0.01, le=1.0)
 
 
 class EbikeIndoorRule(RuleBase):

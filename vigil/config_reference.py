@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from vigil.outbox.config import Filters, MqttConfig, NotificationsConfig, Retry, SpoolConfig, WebhookConfig
 
-from vigil.config import (BlockedExitRule, Camera, ClipsConfig, DetectorConfig, RetentionConfig, EbikeIndoorRule, FireSmokeRule, Institution, Schedule,
+from vigil.config import (AlertPeriod, BlockedExitRule, Camera, ClipsConfig, DetectorConfig, RetentionConfig, EbikeIndoorRule, FireSmokeRule, Institution, Schedule,
                           ScheduleWindow, ServerConfig, StorageConfig, UnattendedRoomRule, VigilConfig, Zone)
 
 from vigil.live_config import LiveConfig  # noqa: E402
@@ -16,7 +16,7 @@ from vigil.live_config import LiveConfig  # noqa: E402
 SECTIONS = [("top level", VigilConfig), ("institutions[]", Institution), ("cameras[]", Camera), ("cameras[].zones[]", Zone),
             ("rule: blocked_exit", BlockedExitRule), ("rule: unattended_room", UnattendedRoomRule),
             ("rule: ebike_indoor", EbikeIndoorRule), ("rule: fire_smoke", FireSmokeRule), ("schedule", Schedule),
-            ("schedule.windows[]", ScheduleWindow), ("detector", DetectorConfig), ("storage", StorageConfig),
+            ("schedule.windows[]", ScheduleWindow), ("schedule.alert_periods[]", AlertPeriod), ("detector", DetectorConfig), ("storage", StorageConfig),
             ("storage.clips", ClipsConfig), ("storage.retention", RetentionConfig), ("storage.spool", SpoolConfig),
             ("server", ServerConfig), ("notifications", NotificationsConfig), ("notifications.webhooks[]", WebhookConfig),
             ("notifications.mqtt", MqttConfig), ("notifications ... filters", Filters), ("notifications ... retry", Retry),

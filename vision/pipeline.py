@@ -39,7 +39,8 @@ class CameraPipeline:
         self.sink = sink
         self.monitors = [RuleMonitor(r, ConditionTimer(r.on_s, r.off_s, r.grace_s))
                          for r in build_rules(camera, fire_detector is not None, fire_reason)]
-        needs_bg = any(m.rule.type == "blocked_exit" and m.rule.params.area_ratio is not None for m in self.monitors)
+        needs_bg = any(m.rule.type == "blocked_exit" and (m.rule.params.area_ratio is not None or m.rule.params.min_object_ratio is not None)
+                       for m in self.monitors)
         self.background = StationaryForeground() if needs_bg else None
         self.needs_fire = fire_detector is not None and any(
             m.rule.type == "fire_smoke" and m.rule.disabled_reason is None for m in self.monitors)
@@ -91,10 +92,12 @@ class CameraPipeline:
             if m.rule.disabled_reason is not None:
                 continue
             m.armed = m.rule.armed(wall)
+            m.timer.on_s = m.rule.on_s * m.rule.dwell_scale(wall)  # shorter inside a heightened-alert period
             if not m.armed:
                 if m.event is not None:
                     changed.append(self._end(m, t, wall, reason="disarmed by schedule"))
                 m.timer.reset()
+                m.rule.reset()
                 continue
             if m.rule.type == "fire_smoke" and fire is None:
                 continue  # the fire model did not run on this frame: nothing new to judge
@@ -102,7 +105,9 @@ class CameraPipeline:
             change = m.timer.update(t, obs.active)
             if change == "start":
                 ev = EventRecord(self.camera.id, m.rule.zone_name, m.rule.type, t, wall, round(float(obs.confidence), 4),
-                                 m.rule.params_dict(), dict(obs.detail, condition_since_s=m.timer.condition_since))
+                                 m.rule.params_dict(),
+                                 # a rule that debounces itself says since when its condition holds
+                                 {"condition_since_s": m.timer.condition_since, **obs.detail})
                 m.event = ev
                 self.sink.started(ev, self._snapshot(m, image, obs))
                 changed.append(ev)

@@ -33,7 +33,8 @@ from vigil.vision.rules.fire import FlickerMeter
 
 log = logging.getLogger("vigil.ledger")
 ACTOR = Actor(name="camera")
-INSTANT = {"dwell_s": 0.0, "absence_s": 0.0, "grace_s": 0.0, "schedule": None, "enabled": True}
+# restore_s 0: unattended_room keeps its own clocks; with no absence and no restore time it judges each frame alone
+INSTANT = {"dwell_s": 0.0, "absence_s": 0.0, "restore_s": 0.0, "grace_s": 0.0, "schedule": None, "enabled": True}
 
 
 @dataclass

@@ -124,6 +124,14 @@ class ZoneRule(ABC):
     def armed(self, wall: datetime) -> bool:
         return self.params.schedule is None or self.params.schedule.armed(wall)
 
+    def dwell_scale(self, wall: datetime) -> float:
+        """< 1 inside a heightened-alert period of the schedule (dwell and absence times shrink), else 1."""
+        return 1.0 if self.params.schedule is None else self.params.schedule.dwell_scale(wall)
+
+    def reset(self) -> None:
+        """Forget what earlier frames showed (the pipeline calls this when it resets the rule's timer, e.g. while
+        the schedule disarms the rule). Rules that keep their own clocks override it."""
+
     def zone(self, image: np.ndarray) -> ZoneGeometry:
         h, w = image.shape[:2]
         if self._geom is None or (self._geom.width, self._geom.height) != (w, h):

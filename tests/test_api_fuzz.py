@@ -144,12 +144,14 @@ def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin", 
             w for w in [w.strip() for w in warnings.strip().splitlines()] if "returned only 401/403" in w], tail
 
 
+@pytest.mark.timeout(600)  # schemathesis itself stops at 480 s; its own report says what failed
 @pytest.mark.parametrize("role", ["admin", "officer"])
 def test_api_survives_fuzzing_on_sqlite(tmp_path, record_property, role):
     run_fuzz(tmp_path, f"sqlite:///{tmp_path / 'vigil.db'}", record_property, role,
              MAX_EXAMPLES if role == "admin" else REPEAT_EXAMPLES)
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.postgres
 def test_api_survives_fuzzing_on_postgres(tmp_path, pg_url, record_property):
     from sqlalchemy import create_engine, text

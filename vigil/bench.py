@@ -7,7 +7,15 @@ duty-room cameras: unattended_room + fire_smoke) in a separate measured process,
 object. With `--baseline` it also runs the naive baseline (one ultralytics predict-stream loop per
 camera, same model and input size) for increasing camera counts and reports
 `baseline_ratio` = cameras vigil sustains / cameras the baseline sustains (lag p99 < 2 s and the
-required detection rate)."""
+required detection rate).
+
+`--sweep` (`bench_sweep`) searches both sides: the largest camera count the naive loop holds, then the largest
+vigil holds (doubling from the naive loop's count, then bisection), each step a fresh process with a warm-up and a
+short measuring window, and reports both counts and their ratio, which carries from machine to machine where the
+counts do not. "Held" is judged per camera against what each side's own timetable asks (`judge_vigil`,
+`judge_naive`). `--still-share` makes that share of the cameras play still footage with rare movement
+(vigil/bench_footage.py), where vigil's motion gate runs the models only every `still_recheck_s`; `--models`
+sweeps vigil once per model configuration in the same run."""
 from __future__ import annotations
 
 import json
@@ -16,12 +24,16 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from vigil.models.catalogue import PROJECT_ROOT, resolve_model, shared_dir
 
 LAG_LIMIT_S = 2.0
 CLIPS = ("data/video/street_crowd.mp4", "data/video/car_fire_handheld.mp4")
+HOLD_SHARE = 0.9  # a camera holds when it got this share of the model runs asked of it (less one run: window edges)
 
 
 def machine() -> dict:
@@ -66,15 +78,12 @@ def sustained(r: dict, need_hz: float) -> bool:
     return lag is not None and lag < LAG_LIMIT_S and (r.get("detect_hz_min") or 0) >= need_hz * 0.9
 
 
-def bench_streams(cameras: int, seconds: float, size: tuple[int, int] = (640, 360), fps: float = 10.0,
-                  baseline: bool = False, warmup_s: float = 15.0, model: str | None = None, imgsz: int = 320,
-                  log=print, fire_model: str = "auto") -> dict:
-    from vigil.streams.rtsp import RtspServer, annexb_from_video
+def footage(cameras: int, fps: float, size: tuple[int, int], still_share: float = 0.0, log=print) -> tuple[dict, list[str], dict]:
+    """(mount name -> clip, kind of each camera, a description for the result): the real moving clips (a third of
+    the moving cameras show the fire) and, for `still_share` of the cameras, still clips with rare movement."""
+    from vigil.bench_footage import STILL_AT_S, STILL_BURST_S, STILL_PERIOD_S, STILL_VARIANTS, mix_mounts, still_clips
+    from vigil.streams.rtsp import annexb_from_video
 
-    from vigil.models.catalogue import resolve_fire_model
-
-    model_path = str(resolve_model(model))
-    fire_path = resolve_fire_model(fire_model, None)[0]
     cache = PROJECT_ROOT / ".vigil-data" / "bench"
     sources = []
     for rel in CLIPS:
@@ -82,20 +91,43 @@ def bench_streams(cameras: int, seconds: float, size: tuple[int, int] = (640, 36
         if not src.is_file():
             raise FileNotFoundError(f"bench footage missing: {src} (the shared data folder, $VIGIL_SHARED)")
         sources.append(annexb_from_video(src, cache, fps=fps, size=size))
-    mounts = {f"cam{i:03d}": sources[0 if i % 3 else 1] for i in range(cameras)}  # a third show the fire
+    still = []
+    desc = {"moving": [Path(c).name for c in CLIPS], "still_share": still_share}
+    if still_share > 0:
+        log(f"bench: still clips ({STILL_VARIANTS} burst phases) in {cache / 'still'}")
+        still = still_clips(shared_dir() / CLIPS[0], cache / "still", fps, size)
+        desc["still"] = {"frame": f"{Path(CLIPS[0]).name} at {STILL_AT_S:g} s", "period_s": STILL_PERIOD_S,
+                         "burst_s": STILL_BURST_S, "burst_phases": STILL_VARIANTS}
+    mounts, kinds = mix_mounts(cameras, still_share, sources, still)
+    return mounts, kinds, desc
+
+
+def bench_streams(cameras: int, seconds: float, size: tuple[int, int] = (640, 360), fps: float = 10.0,
+                  baseline: bool = False, warmup_s: float = 15.0, model: str | None = None, imgsz: int = 320,
+                  log=print, fire_model: str = "auto", still_share: float = 0.0) -> dict:
+    from vigil.streams.rtsp import RtspServer
+
+    from vigil.models.catalogue import resolve_fire_model
+
+    model_path = str(resolve_model(model))
+    fire_path = resolve_fire_model(fire_model, None)[0]
+    mounts, kinds, desc = footage(cameras, fps, size, still_share, log)
     from vigil.models.precision import choose
 
     runs = {"objects": choose(model_path).as_dict(), "fire": choose(fire_path).as_dict() if fire_path else None}
     result: dict = {"machine": machine(), "size": f"{size[0]}x{size[1]}", "fps": fps, "model": Path(model_path).name,
                     "fire_model": Path(fire_path).name if fire_path else None, "imgsz": imgsz, "lag_limit_s": LAG_LIMIT_S,
                     "models_run": {k: v and {"file": v["used_name"], "precision": v["precision"], "kernel": v["kernel"],
-                                             "reason": v["reason"]} for k, v in runs.items()}}
+                                             "reason": v["reason"]} for k, v in runs.items()},
+                    "footage": desc}
     with RtspServer(mounts) as server, tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
         urls = [server.url(name) for name in mounts]
         log(f"bench: {cameras} camera(s) {size[0]}x{size[1]} @ {fps:g} fps on RTSP port {server.port}; vigil for {seconds:g} s")
         spec = {"config": bench_config(urls, tmp, model_path, imgsz, fire_model), "warmup_s": warmup_s, "seconds": seconds}
         res = _worker("vigil", spec, timeout=warmup_s + seconds + 300)
-        res["sustained"] = sustained(res, 1.0) and (res.get("fire_hz_min") or 0) >= 1.8
+        res["held"], res["why"] = judge_vigil(res, kinds)
+        # still cameras run their models every still_recheck_s by design: only the per-camera judge applies there
+        res["sustained"] = (sustained(res, 1.0) and (res.get("fire_hz_min") or 0) >= 1.8) if not still_share else res["held"]
         result.update(res)
         if baseline:
             # ultralytics cannot run the YOLOv5-layout COCO export (its NMS expects the v8 layout), so the
@@ -111,26 +143,267 @@ def bench_streams(cameras: int, seconds: float, size: tuple[int, int] = (640, 36
 
 def _baseline_sweep(urls, seconds, warmup_s, model_path, imgsz, fps, log) -> dict:
     """Doubling, then bisection, over the camera count: the largest count the baseline sustains."""
-    stride = max(1, round(fps / 2))  # the same 2 Hz as vigil's fastest rule
-    need = fps / stride
-    runs, good, bad = [], 0, None
-    n = 1
-    while n <= len(urls) and (bad is None or n < bad):
-        spec = {"urls": urls[:n], "stride": stride, "fps": fps, "model": model_path, "imgsz": imgsz,
-                "confidence": 0.25, "warmup_s": warmup_s, "seconds": seconds}
-        log(f"bench: baseline with {n} camera(s)")
-        r = _worker("baseline", spec, timeout=warmup_s + seconds + 300)
-        r["sustained"] = sustained(r, need)
-        runs.append({k: r[k] for k in ("cameras", "detect_hz_min", "lag_p50_s", "lag_p99_s", "cpu_percent", "rss_mb",
-                                        "sustained", "errors")})
-        if r["sustained"]:
+    naive = NaiveSide(urls, seconds, warmup_s, model_path, imgsz, fps, log)
+    found = search_largest(naive.measure, len(urls), log=log)
+    return {"cameras_sustained": found["cameras_held"], "detect_hz_needed": round(naive.need, 2),
+            "vid_stride": naive.stride, "runs": found["steps"]}
+
+
+# -- the sweep ------------------------------------------------------------------------------------
+def search_largest(measure: Callable[[int], dict], max_n: int, start: int = 1, log=print) -> dict:
+    """The largest camera count n <= max_n for which `measure(n)["held"]` is true, assuming a count that does
+    not hold is not held by any larger one: doubling from `start` until a count fails (or max_n holds), then
+    bisection between the largest held and the smallest failed count; a failing `start` bisects below it.
+    Each measured step is kept in order with the figures `measure` returned. 0 when even 1 camera fails."""
+    max_n = max(1, int(max_n))
+    n = min(max(1, int(start)), max_n)
+    good, bad, steps = 0, None, []
+    while True:
+        r = dict(measure(n))
+        held = bool(r.pop("held"))
+        steps.append({"cameras": n, "held": held, **r})
+        log(f"bench: {n} camera(s): {'held' if held else 'not held'} ({r.get('why', '')})")
+        if held:
             good = n
-            n = n * 2 if bad is None else (n + bad) // 2
+            if bad is None:
+                if n >= max_n:
+                    break
+                n = min(2 * n, max_n)
+                continue
         else:
             bad = n
-            n = (good + bad) // 2
-        if bad is not None and bad - good <= 1:
+        if bad - good <= 1:
             break
-        if good and n <= good:
-            break
-    return {"cameras_sustained": good, "detect_hz_needed": round(need, 2), "vid_stride": stride, "runs": runs}
+        n = (good + bad) // 2
+    return {"cameras_held": good, "max_cameras": max_n, "bound_reached": good >= max_n,
+            "first_failed": bad, "steps": steps}
+
+
+def _short(runs: float | None, due: float | None) -> bool:
+    return due is not None and due > 0 and (runs or 0) < HOLD_SHARE * due - 1
+
+
+def judge_vigil(r: dict, kinds: list[str] | None = None) -> tuple[bool, str]:
+    """Held when no camera is offline, lag p99 < LAG_LIMIT_S over every evaluated frame, and every camera got
+    >= HOLD_SHARE of the object and fire model runs its timetable asked for (less one run for the window's
+    edges): on moving footage that is the camera's rate (1 Hz objects, 2 Hz fire), on still footage a re-check
+    every still_recheck_s and the full rate while a burst of movement lasts (bench_worker.Demand)."""
+    why = []
+    per = r.get("per_camera") or {}
+    if r.get("offline_cameras"):
+        why.append(f"{len(r['offline_cameras'])} camera(s) offline")
+    lag = r.get("lag_p99_s")
+    if lag is None:
+        why.append("no frame evaluated")
+    elif lag >= LAG_LIMIT_S:
+        why.append(f"lag p99 {lag:.2f} s >= {LAG_LIMIT_S:g} s")
+    ratios = {}
+    for model in ("objects", "fire"):
+        short = [cid for cid, c in per.items() if _short(c.get(f"{model}_runs"), c.get(f"{model}_due"))]
+        got = [c[f"{model}_runs"] / c[f"{model}_due"] for c in per.values() if c.get(f"{model}_due")]
+        ratios[model] = round(min(got), 2) if got else None
+        if short:
+            kind = ""
+            if kinds:
+                idx = [int(cid[3:]) for cid in short if cid[3:].isdigit() and int(cid[3:]) < len(kinds)]
+                n_still = sum(kinds[i] == "still" for i in idx)
+                kind = f" ({n_still} still, {len(short) - n_still} moving)"
+            why.append(f"{model} model behind on {len(short)} camera(s){kind}: worst {ratios[model]:.2f} of the runs due")
+    if why:
+        return False, "; ".join(why)
+    return True, (f"lag p99 {lag:.2f} s; runs/due, worst camera: objects {ratios['objects']}, fire {ratios['fire']}")
+
+
+def judge_naive(r: dict, need_hz: float) -> tuple[bool, str]:
+    """Held when no camera loop failed, lag p99 < LAG_LIMIT_S and every camera ran >= HOLD_SHARE of the frames
+    its stride asks (`need_hz` over the window, less one run for the window's edges)."""
+    why = []
+    if r.get("errors"):
+        why.append(f"{len(r['errors'])} camera loop(s) failed: {r['errors'][0][:200]}")
+    lag = r.get("lag_p99_s")
+    if lag is None:
+        why.append("no frame evaluated")
+    elif lag >= LAG_LIMIT_S:
+        why.append(f"lag p99 {lag:.2f} s >= {LAG_LIMIT_S:g} s")
+    due = need_hz * (r.get("seconds") or 0)
+    per = r.get("per_camera") or []
+    runs = [c.get("runs", round(c.get("hz", 0) * (r.get("seconds") or 0))) for c in per]
+    short = [x for x in runs if _short(x, due)]
+    worst = round(min(runs) / due, 2) if runs and due else None
+    if short:
+        why.append(f"behind on {len(short)} camera(s): worst {worst} of the runs due ({need_hz:g} Hz)")
+    if why:
+        return False, "; ".join(why)
+    return True, f"lag p99 {lag:.2f} s; runs/due, worst camera: {worst}"
+
+
+_STEP_KEYS = ("detect_hz_min", "fire_hz_min", "lag_p50_s", "lag_p99_s", "dropped_frames", "cpu_percent",
+              "cpu_percent_decoders", "rss_mb", "scheduler_busy_share", "objects_ms_per_image", "person_checks")
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+class NaiveSide:
+    """The naive loop on the first n cameras: vigil's fire model at 2 Hz per camera (see bench_streams)."""
+
+    def __init__(self, urls, seconds, warmup_s, model_path, imgsz, fps, log=print):
+        self.urls, self.seconds, self.warmup_s = urls, seconds, warmup_s
+        self.model_path, self.imgsz, self.fps, self.log = model_path, imgsz, fps, log
+        self.stride = max(1, round(fps / 2))  # the same 2 Hz as vigil's fastest rule
+        self.need = fps / self.stride
+
+    def measure(self, n: int) -> dict:
+        spec = {"urls": self.urls[:n], "stride": self.stride, "fps": self.fps, "model": self.model_path,
+                "imgsz": self.imgsz, "confidence": 0.25, "warmup_s": self.warmup_s, "seconds": self.seconds}
+        self.log(f"bench: naive loop with {n} camera(s)")
+        load = _loadavg()
+        try:
+            r = _worker("baseline", spec, timeout=self.warmup_s + self.seconds + 300)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            return {"held": False, "why": f"worker failed: {str(exc)[-300:]}", "loadavg_1m": load}
+        held, why = judge_naive(r, self.need)
+        r["sustained"] = held
+        return {"held": held, "why": why, "loadavg_1m": load,
+                **{k: r.get(k) for k in ("detect_hz_min", "lag_p50_s", "lag_p99_s", "cpu_percent", "rss_mb", "errors", "sustained")}}
+
+
+@dataclass
+class ModelSide:
+    """One model configuration vigil is swept with: `--models` takes OBJECTS[+FIRE] per side, OBJECTS a catalogue
+    name, a path or default, FIRE a catalogue name, a path, auto (the catalogue's default fire model, also when
+    left out) or none (no fire model: fire_smoke rules off)."""
+    label: str
+    model: str | None
+    fire_model: str | None = "auto"
+
+    @classmethod
+    def parse(cls, text: str) -> "ModelSide":
+        objects, _, fire = text.strip().partition("+")
+        objects, fire = objects.strip(), fire.strip() or "auto"
+        return cls(text.strip(), None if objects in ("", "default") else objects, None if fire.lower() == "none" else fire)
+
+
+def parse_models(text: str) -> list[ModelSide]:
+    sides = [ModelSide.parse(t) for t in text.split(",") if t.strip()]
+    if not sides or len(sides) > 4:
+        raise ValueError(f"--models takes 1 to 4 comma-separated OBJECTS[+FIRE] configurations, not {text!r}")
+    return sides
+
+
+def _vigil_step(urls, kinds, side_paths, imgsz, warmup_s, seconds, log):
+    model_path, fire_ref = side_paths
+
+    def measure(n: int) -> dict:
+        log(f"bench: vigil with {n} camera(s) ({sum(k == 'still' for k in kinds[:n])} still)")
+        load = _loadavg()
+        with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
+            spec = {"config": bench_config(urls[:n], tmp, model_path, imgsz, fire_ref), "warmup_s": warmup_s,
+                    "seconds": seconds}
+            try:
+                r = _worker("vigil", spec, timeout=warmup_s + seconds + 300)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                return {"held": False, "why": f"worker failed: {str(exc)[-300:]}", "loadavg_1m": load}
+        held, why = judge_vigil(r, kinds[:n])
+        still = [c for cid, c in r.get("per_camera", {}).items() if kinds[int(cid[3:])] == "still"]
+        extra = {}
+        if still:
+            extra = {"still_cameras": len(still),
+                     "still_moving_share": round(sum(c["moving_s"] for c in still) / (len(still) * r["seconds"]), 3),
+                     "still_objects_hz": round(sum(c["objects_runs"] for c in still) / (len(still) * r["seconds"]), 2)}
+        return {"held": held, "why": why, "loadavg_1m": load, **{k: r.get(k) for k in _STEP_KEYS}, **extra}
+
+    return measure
+
+
+def bench_sweep(max_cameras: int, seconds: float = 20.0, size: tuple[int, int] = (640, 360), fps: float = 10.0,
+                warmup_s: float = 10.0, sides: list[ModelSide] | None = None, imgsz: int = 320,
+                still_share: float = 0.0, start: int | None = None, naive: bool = True, log=print) -> dict:
+    """The largest camera count the naive loop holds and, for each model side, the largest vigil holds (its
+    doubling starts at the naive loop's count, or `start`), on the same RTSP server and footage; their ratios."""
+    from vigil.models.catalogue import resolve_fire_model
+    from vigil.models.precision import choose
+    from vigil.streams.rtsp import RtspServer
+
+    sides = sides or [ModelSide("default", None, "auto")]
+    resolved = []
+    for side in sides:
+        model_path = str(resolve_model(side.model))
+        fire_path = resolve_fire_model(side.fire_model, None)[0] if side.fire_model else None
+        resolved.append((model_path, fire_path))
+    naive_model = next((f for _, f in resolved if f), None) or resolve_fire_model("auto", None)[0]
+    if naive and naive_model is None:
+        raise FileNotFoundError("the naive loop needs an ultralytics-layout model (the fire model): none found")
+    mounts, kinds, desc = footage(max_cameras, fps, size, still_share, log)
+    t_start = time.monotonic()
+    result: dict = {"machine": machine(), "mode": "sweep", "size": f"{size[0]}x{size[1]}", "fps": fps, "imgsz": imgsz,
+                    "seconds_per_step": seconds, "warmup_s": warmup_s, "max_cameras": max_cameras,
+                    "lag_limit_s": LAG_LIMIT_S, "hold_share": HOLD_SHARE, "footage": desc,
+                    "loadavg_1m_start": _loadavg()}
+    with RtspServer(mounts) as server:
+        urls = [server.url(name) for name in mounts]
+        log(f"bench: sweep up to {max_cameras} camera(s) {size[0]}x{size[1]} @ {fps:g} fps, still share {still_share:g}, "
+            f"{warmup_s:g} s warm-up + {seconds:g} s per step; RTSP port {server.port}")
+        held_naive = None
+        if naive:
+            side = NaiveSide(urls, seconds, warmup_s, str(naive_model), imgsz, fps, log)
+            found = search_largest(side.measure, max_cameras, log=log)
+            held_naive = found["cameras_held"]
+            result["naive"] = {"model": Path(naive_model).name, "detect_hz_needed": round(side.need, 2),
+                               "vid_stride": side.stride, **found}
+        result["vigil"] = []
+        for side, (model_path, fire_path) in zip(sides, resolved):
+            runs = {"objects": choose(model_path).as_dict(), "fire": choose(fire_path).as_dict() if fire_path else None}
+            fire_ref = side.fire_model if fire_path else None  # the name: keeps the catalogue's input size
+            first = start or max(1, held_naive or 1)
+            found = search_largest(_vigil_step(urls, kinds, (model_path, fire_ref), imgsz, warmup_s, seconds, log),
+                                   max_cameras, start=first, log=log)
+            entry = {"label": side.label, "model": Path(model_path).name,
+                     "fire_model": Path(fire_path).name if fire_path else None,
+                     "models_run": {k: v and {"file": v["used_name"], "precision": v["precision"], "kernel": v["kernel"]}
+                                    for k, v in runs.items()},
+                     **found}
+            if held_naive:
+                entry["ratio_to_naive"] = round(found["cameras_held"] / held_naive, 2)
+            result["vigil"].append(entry)
+    v = result["vigil"]
+    result["vigil_cameras_held"] = v[-1]["cameras_held"]
+    result["naive_cameras_held"] = held_naive
+    result["ratio"] = round(v[-1]["cameras_held"] / held_naive, 2) if held_naive else None
+    result["ratio_is_lower_bound"] = bool(v[-1]["bound_reached"])  # vigil held every camera the sweep could start
+    if len(v) >= 2:
+        old, new = v[0], v[-1]
+        result["models_compared"] = {"old": old["label"], "new": new["label"], "old_held": old["cameras_held"],
+                                     "new_held": new["cameras_held"],
+                                     "new_over_old": round(new["cameras_held"] / old["cameras_held"], 2) if old["cameras_held"] else None,
+                                     "held_not_fallen": new["cameras_held"] >= old["cameras_held"]}
+    result["loadavg_1m_end"] = _loadavg()
+    result["measuring_s"] = round(time.monotonic() - t_start, 1)
+    return result
+
+
+def human_lines(r: dict) -> list[str]:
+    """The sweep's result in a few lines (the JSON line follows)."""
+    out = [f"CPU: {r['machine'].get('label', r['machine'].get('cpu'))}; load average (1 min) {r.get('loadavg_1m_start')} "
+           f"at start, {r.get('loadavg_1m_end')} at end",
+           f"footage: {r['size']} @ {r['fps']:g} fps, still share {r['footage']['still_share']:g}; "
+           f"{r['warmup_s']:g} s warm-up + {r['seconds_per_step']:g} s per step; bound {r['max_cameras']}"]
+    if r.get("naive"):
+        n = r["naive"]
+        out.append(f"naive loop ({n['model']} at {n['detect_hz_needed']:g} Hz per camera): {n['cameras_held']} held; steps "
+                   + ", ".join(f"{s['cameras']}{'+' if s['held'] else '-'}" for s in n["steps"]))
+    for v in r["vigil"]:
+        out.append(f"vigil [{v['label']}] ({v['model']} + {v['fire_model']}): {v['cameras_held']} held"
+                   f"{' (the bound)' if v['bound_reached'] else ''}; steps "
+                   + ", ".join(f"{s['cameras']}{'+' if s['held'] else '-'}" for s in v["steps"])
+                   + (f"; ratio to naive {v['ratio_to_naive']}" if v.get("ratio_to_naive") is not None else ""))
+    if r.get("models_compared"):
+        m = r["models_compared"]
+        out.append(f"models: {m['new']} holds {m['new_held']} vs {m['old']} {m['old_held']} "
+                   f"({'not fallen' if m['held_not_fallen'] else 'FELL'})")
+    out.append(f"measuring took {r['measuring_s']:g} s")
+    return out

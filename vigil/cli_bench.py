@@ -34,33 +34,66 @@ def bench_detector(
 
 @bench_app.command("streams")
 def bench_streams_cmd(
-    cameras: int = typer.Option(24, "--cameras", min=1, max=256, help="RTSP cameras to start"),
-    seconds: float = typer.Option(60, "--seconds", min=5, help="Measuring window (after the warm-up)"),
+    cameras: int = typer.Option(24, "--cameras", min=1, max=256, help="RTSP cameras to start (not with --sweep)"),
+    seconds: Optional[float] = typer.Option(None, "--seconds", min=5, help="Measuring window after the warm-up (default 60; with --sweep, per step: 20)"),
     size: str = typer.Option("640x360", "--size", help="Frame size WxH (sub-stream 640x360; main stream e.g. 1280x720)"),
     fps: float = typer.Option(10, "--fps", min=1, max=60, help="Camera frame rate"),
     baseline: bool = typer.Option(False, "--baseline", help="Also run the naive ultralytics baseline and report baseline_ratio"),
-    warmup: float = typer.Option(15, "--warmup", min=0, help="Seconds before measuring"),
+    warmup: Optional[float] = typer.Option(None, "--warmup", min=0, help="Seconds before measuring (default 15; with --sweep, per step: 10)"),
     model: Optional[str] = typer.Option(None, "--model", help="Object model (catalogue name or path; default: the catalogue's objects default)"),
     imgsz: int = typer.Option(320, "--imgsz", min=64),
     fire_model: str = typer.Option("auto", "--fire-model", help="Fire/smoke model (catalogue name or path; auto: the catalogue default)"),
+    sweep: bool = typer.Option(False, "--sweep", help="Find the largest camera count vigil holds and the largest the naive "
+                                                      "loop holds, in one run (doubling, then bisection); report their ratio"),
+    max_cameras: int = typer.Option(64, "--max-cameras", min=1, max=256, help="--sweep: the largest count tried"),
+    start: Optional[int] = typer.Option(None, "--start", min=1, help="--sweep: vigil's first count (default: the naive loop's)"),
+    still_share: float = typer.Option(0.0, "--still-share", min=0, max=1, help="Share of the cameras that play still "
+                                      "footage with rare movement (a real frame held, 8 s of movement every 120 s)"),
+    models: Optional[str] = typer.Option(None, "--models", help="--sweep: vigil once per model configuration, comma-separated "
+                                         "OBJECTS[+FIRE] (FIRE: a name, auto or none), e.g. old first, new last; the result "
+                                         "says whether the new one holds as many cameras"),
+    naive: bool = typer.Option(True, "--naive/--no-naive", help="--sweep: also sweep the naive loop (the ratio needs it)"),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
 ) -> None:
     """N cameras on the local RTSP server, every rule active; last line: JSON (cameras, detect_hz_min,
-    lag_p50_s, lag_p99_s, dropped_frames, cpu_percent, rss_mb[, baseline_ratio])."""
-    from vigil.bench import bench_streams
+    lag_p50_s, lag_p99_s, dropped_frames, cpu_percent, rss_mb[, baseline_ratio]). With --sweep: the largest
+    counts vigil and the naive loop hold, each step and why it held or not, and their ratio."""
+    from vigil.bench import bench_streams, bench_sweep, human_lines, parse_models
     from vigil.models.catalogue import ModelNotFound, resolve_model
 
     try:
         w, h = (int(v) for v in size.lower().split("x"))
     except ValueError:
         _fail(f"--size must look like 640x360, not {size!r}")
-    with _usage_errors(ModelNotFound, BadInput):
-        model_file(resolve_model(model), "--model")
-        if fire_model != "auto":
-            model_file(resolve_model(fire_model, purpose="fire"), "--fire-model")
     log = (lambda *_: None) if as_json else (lambda m: typer.echo(m, err=True))
-    result = bench_streams(cameras, seconds, (w, h), fps, baseline, warmup, model, imgsz, log=log, fire_model=fire_model)
-    typer.echo(json.dumps(result, ensure_ascii=False))
+    if not sweep:
+        if models or start:
+            _fail("--models and --start go with --sweep")
+        with _usage_errors(ModelNotFound, BadInput):
+            model_file(resolve_model(model), "--model")
+            if fire_model != "auto":
+                model_file(resolve_model(fire_model, purpose="fire"), "--fire-model")
+        result = bench_streams(cameras, seconds or 60, (w, h), fps, baseline, 15 if warmup is None else warmup, model,
+                               imgsz, log=log, fire_model=fire_model, still_share=still_share)
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    try:
+        sides = parse_models(models) if models else None
+    except ValueError as exc:
+        _fail(str(exc))
+    if sides is None:
+        from vigil.bench import ModelSide
+        sides = [ModelSide("default" if model is None and fire_model == "auto" else f"{model or 'default'}+{fire_model}",
+                           model, None if fire_model.lower() == "none" else fire_model)]
+    with _usage_errors(ModelNotFound, BadInput):
+        for side in sides:
+            model_file(resolve_model(side.model), "--models" if models else "--model")
+            if side.fire_model not in (None, "auto"):
+                model_file(resolve_model(side.fire_model, purpose="fire"), "--models" if models else "--fire-model")
+    with _usage_errors(FileNotFoundError):
+        result = bench_sweep(max_cameras, seconds or 20, (w, h), fps, 10 if warmup is None else warmup, sides, imgsz,
+                             still_share, start, naive, log=log)
+    _emit(result, human_lines, as_json)
 
 
 @bench_app.command("live")

@@ -93,6 +93,8 @@ def test_draw_save_move_and_a_refused_rule(browser, zones_live):
 
     # drag the first corner of the selected zone to the right
     handle = page.locator('.ze-zone[data-zone="西侧通道"] circle[data-point="0"]')
+    handle.scroll_into_view_if_needed()
+    box = page.locator("#ze-canvas svg").bounding_box()  # again: the form grew and the page may have scrolled
     hb = handle.bounding_box()
     page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
     page.mouse.down()

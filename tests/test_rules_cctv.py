@@ -19,7 +19,10 @@ import pytest
 from helpers import shared_path
 from vigil.config import parse_config
 from vigil.vision.detections import Detections
+from vigil.vision.bench_rules import Sink
 from vigil.vision.pipeline import CameraPipeline
+
+from test_rule_logic import ScriptedDetector
 
 NAMES = {0: "person", 56: "chair"}
 WALL = datetime(2026, 11, 24, 10, 0)
@@ -35,34 +38,6 @@ def dets(*rows) -> Detections:
     return Detections(a[:, 2:6], a[:, 1], a[:, 0].astype(np.int32), NAMES)
 
 
-class Scripted:
-    """Stands in for the model in these pure-logic tests: detections by frame number (1 Hz: frame i is second i)."""
-
-    names = NAMES
-
-    def __init__(self, script):
-        self.script, self.i = script, 0
-
-    def detect(self, image):
-        d = self.script(self.i)
-        self.i += 1
-        return d
-
-
-class Log:
-    def __init__(self):
-        self.events: list = []
-
-    def started(self, ev, jpeg):
-        self.events.append(ev)
-
-    def updated(self, ev, jpeg):
-        pass
-
-    def ended(self, ev):
-        pass
-
-
 def duty_room(**rule):
     return parse_config({"institutions": [{"id": "a", "name": "A", "region": "X"}], "cameras": [{
         "id": "c", "name": "c", "url": "x.mp4", "institution": "a", "site_kind": "control_room",
@@ -71,8 +46,8 @@ def duty_room(**rule):
 
 
 def run(script, seconds: int, **rule) -> list:
-    log = Log()
-    pipe = CameraPipeline(duty_room(**rule), Scripted(script), log)
+    log = Sink()
+    pipe = CameraPipeline(duty_room(**rule), ScriptedDetector(script), log)
     img = np.zeros((180, 320, 3), np.uint8)
     for i in range(seconds):
         pipe.process(img, float(i), WALL)
@@ -120,8 +95,8 @@ def test_empty_chair_below_the_rule_threshold_does_not_staff_the_room():
 def test_heightened_alert_period_shrinks_absence_and_window():
     sched = {"windows": [{"start": "00:00", "end": "24:00"}],
              "alert_periods": [{"name": "国庆", "start": "2026-10-01", "end": "2026-10-07", "dwell_scale": 0.25}]}
-    log = Log()
-    pipe = CameraPipeline(duty_room(schedule=sched), Scripted(lambda i: dets()), log)
+    log = Sink()
+    pipe = CameraPipeline(duty_room(schedule=sched), ScriptedDetector(lambda i: dets()), log)
     img = np.zeros((90, 160, 3), np.uint8)
     for i in range(60):
         pipe.process(img, float(i), datetime(2026, 10, 3, 3, 0, i))

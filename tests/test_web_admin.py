@@ -8,16 +8,14 @@ import re
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from vigil_fixtures import PASSWORD, LiveServer, build_web, make_user, service_config
+from vigil_fixtures import (LiveServer, build_web, make_user, service_config,
+                            web_login as login, web_shot as shot)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "test-artifacts" / "web"
 SUPERVISOR_MENUS = ["审核队列", "隐患台账", "数据看板", "摄像机"]
 NEW_PASSWORD = "Zhang-jg-2026!"
 
@@ -50,27 +48,11 @@ def live(tmp_path_factory):
         time.sleep(0.05)
     rt.store.camera_status("ctrl", "online", "first frame of this run")
     srv = LiveServer(create_app(rt))
-    SHOTS.mkdir(parents=True, exist_ok=True)
     yield srv.url, rt
     srv.stop()
     rt.stop()
 
 
-def login(browser, url: str, username: str, password: str = PASSWORD, **ctx):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900}, **ctx)
-    page = context.new_page()
-    page.goto(f"{url}/app/")
-    page.locator("#login-form").wait_for(timeout=15000)
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-submit")
-    page.locator("#user-role").wait_for(timeout=15000)
-    return context, page
-
-
-def shot(page, name: str) -> None:
-    page.wait_for_timeout(300)  # transitions settle
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def pick(page, select: str, option: str) -> None:

@@ -1,17 +1,14 @@
-"""The web app (review_ui/, built into review_ui/dist and served at /app/) in Debian chromium against the real API: menus per role, the
-review queue by keyboard, a hand-entered hazard from open to closed by two users, language, phone width."""
+"""The web app (review_ui/, built into review_ui/dist and served at /app/) in Debian chromium against the real API:
+menus per role, the review queue by keyboard, a hand-entered hazard from open to closed by two users, language, phone width."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
-from vigil_fixtures import PASSWORD, LiveServer, build_web, make_user, seed_events, service_config, ultralytics_asset
+from vigil_fixtures import (LiveServer, build_web, make_user, seed_events, service_config, ultralytics_asset,
+                            web_login as login, web_shot as shot)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "test-artifacts" / "web"
 MENUS = {
     "admin": ["审核队列", "隐患台账", "数据看板", "摄像机", "系统管理"],
     "jianguan": ["审核队列", "隐患台账", "数据看板", "摄像机"],
@@ -38,27 +35,11 @@ def live(tmp_path_factory):
     make_user(rt, "chakan", "viewer", regions=["示范县"])
     rt.notify.start()  # the dispatcher that publishes the outbox to the SSE feed (no cameras run here)
     srv = LiveServer(create_app(rt))
-    SHOTS.mkdir(parents=True, exist_ok=True)
     yield srv.url, rt, ids
     srv.stop()
     rt.stop()
 
 
-def login(browser, url: str, username: str, **ctx):
-    context = browser.new_context(locale="zh-CN", viewport=ctx.pop("viewport", {"width": 1366, "height": 900}), **ctx)
-    page = context.new_page()
-    page.goto(f"{url}/app/")
-    page.locator("#login-form").wait_for(timeout=15000)
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.locator("#user-role").wait_for(timeout=15000)
-    return context, page
-
-
-def shot(page, name: str) -> None:
-    page.wait_for_timeout(300)  # transitions settle
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_login_page_and_menus_per_role(browser, live):

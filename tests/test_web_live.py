@@ -5,17 +5,15 @@ leaving the view, and scope (a user outside the camera's institution gets no til
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from helpers import wait_until
-from vigil_fixtures import PASSWORD, SECRET, LiveServer, bearer, build_web, make_user, service_config
+from vigil_fixtures import (SECRET, LiveServer, bearer, build_web, make_user,
+                            service_config, web_login as login, web_shot as shot)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "test-artifacts" / "web"
 ZONE = [[0.05, 0.35], [0.6, 0.35], [0.6, 0.95], [0.05, 0.95]]
 
 
@@ -46,7 +44,6 @@ def live(gst_rtsp, street_clip_h264, tmp_path_factory):
         make_user(rt, "hexi", "viewer", regions=["示范县/河西乡"])  # gate1 (城关镇) lies outside
         assert wait_until(lambda: rt.processors["gate1"].reader.last_frame is not None, 30)
         srv = LiveServer(create_app(rt))
-        SHOTS.mkdir(parents=True, exist_ok=True)
         yield srv.url, rt
     finally:
         if srv is not None:
@@ -54,17 +51,6 @@ def live(gst_rtsp, street_clip_h264, tmp_path_factory):
         rt.stop()
         cam_srv.stop()
 
-
-def login(browser, url: str, username: str):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.goto(f"{url}/app/")
-    page.locator("#login-form").wait_for(timeout=15000)
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.locator("#user-role").wait_for(timeout=15000)
-    return context, page
 
 
 def frames_shown(page) -> int:
@@ -87,7 +73,7 @@ def test_live_wall_camera_view_webrtc_overlay_and_hang_up(browser, live, caplog)
         "document.querySelector('.cam-tile[data-camera=\"gate1\"] img.cam-snapshot')?.naturalWidth === 640",
         timeout=15000)
     assert page.locator('.cam-tile[data-camera="gate1"] .cam-open-events').get_attribute("data-n") is not None
-    page.screenshot(path=str(SHOTS / "live-wall.png"), full_page=True)
+    shot(page, "live-wall")
 
     # the camera view: the browser's WebRTC plays the relayed H.264, frames keep coming
     page.locator('.cam-tile[data-camera="gate1"]').click()
@@ -116,7 +102,7 @@ def test_live_wall_camera_view_webrtc_overlay_and_hang_up(browser, live, caplog)
     assert all(0 <= v <= 1 for d in body["detections"] for v in d["box"])
     assert page.locator('.cv-zone[data-zone="门岗"] .zone-rule[data-rule="unattended_room"]').count() == 1
     assert page.locator("#zone-editor-link").get_attribute("href").endswith("#/cameras/gate1/zones")
-    page.screenshot(path=str(SHOTS / "camera-view.png"), full_page=True)
+    shot(page, "camera-view")
 
     # the manual switch to MJPEG hangs the WebRTC session up; back to WebRTC plays again
     page.locator('#live-mode label:has-text("MJPEG")').click()

@@ -8,8 +8,7 @@ import re
 import pytest
 
 from helpers import shared_path, wait_until
-from vigil_fixtures import LiveServer, build_web, make_user, service_config
-from test_web_app import SHOTS, login, shot
+from vigil_fixtures import LiveServer, build_web, make_user, service_config, web_login as login, web_shot as shot
 
 pytestmark = pytest.mark.browser
 STREET_CROWD = ("data", "video", "street_crowd.mp4")
@@ -31,7 +30,6 @@ def zones_live(tmp_path_factory):
     make_user(rt, "jianguan", "supervisor", regions=["示范县"])
     make_user(rt, "fy_officer", "officer", institutions=["fy"])
     srv = LiveServer(create_app(rt))
-    SHOTS.mkdir(parents=True, exist_ok=True)
     assert wait_until(lambda: rt.processors["exit1"].reader.last_frame is not None, 30)
     yield srv.url, rt
     srv.stop()

@@ -240,6 +240,29 @@ def build_web() -> None:
         pytest.fail(f"building the web app failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 
 
+WEB_SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"  # the web app's screenshots
+
+
+def web_login(browser, url: str, username: str, password: str = PASSWORD, **ctx):
+    """A fresh browser context logged in to the web app through its form (zh-CN, desktop size unless `viewport`)."""
+    context = browser.new_context(locale="zh-CN", viewport=ctx.pop("viewport", {"width": 1366, "height": 900}), **ctx)
+    page = context.new_page()
+    page.goto(f"{url}/app/")
+    page.locator("#login-form").wait_for(timeout=15000)
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.locator("#user-role").wait_for(timeout=15000)
+    return context, page
+
+
+def web_shot(page, name: str) -> None:
+    """A full-page screenshot into test-artifacts/web/NAME.png, once transitions settled."""
+    page.wait_for_timeout(300)
+    WEB_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(WEB_SHOTS / f"{name}.png"), full_page=True)
+
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 

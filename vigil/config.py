@@ -32,6 +32,12 @@ EBIKE_CLASSES: tuple[str, ...] = ("bicycle", "motorcycle")
 PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell"})
 INDOOR_PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell", "lobby"})
 STAFFED_KINDS: frozenset[str] = frozenset({"control_room", "gate"})
+# rule type -> the site kinds a camera holding it must be of, and those kinds in words (rules not named: any kind)
+RULE_SITE_KINDS: dict[str, tuple[frozenset[str], str]] = {
+    "blocked_exit": (PASSAGE_KINDS, "exit, corridor or stairwell"),
+    "ebike_indoor": (INDOOR_PASSAGE_KINDS, "corridor, exit, stairwell or lobby"),
+    "unattended_room": (STAFFED_KINDS, "control_room or gate"),
+}
 # text a database can store: PostgreSQL's text holds no NUL byte (YAML can write one as "\0")
 NO_NUL = r"^[^\x00]*$"
 # a region path: at most 255 characters (the database column), at least one part that is not blank
@@ -236,12 +242,9 @@ class Camera(Strict):
         for zi, z in enumerate(self.zones):
             for ri, r in enumerate(z.rules):
                 where = f"zones[{zi}].rules[{ri}]"
-                if r.type == "blocked_exit" and self.site_kind not in PASSAGE_KINDS:
-                    raise ValueError(f"{where}: blocked_exit needs a camera of site kind exit, corridor or stairwell, not {self.site_kind}")
-                if r.type == "ebike_indoor" and self.site_kind not in INDOOR_PASSAGE_KINDS:
-                    raise ValueError(f"{where}: ebike_indoor needs a camera of site kind corridor, exit, stairwell or lobby, not {self.site_kind}")
-                if r.type == "unattended_room" and self.site_kind not in STAFFED_KINDS:
-                    raise ValueError(f"{where}: unattended_room needs a camera of site kind control_room or gate, not {self.site_kind}")
+                kinds, in_words = RULE_SITE_KINDS.get(r.type, (None, ""))
+                if kinds is not None and self.site_kind not in kinds:
+                    raise ValueError(f"{where}: {r.type} needs a camera of site kind {in_words}, not {self.site_kind}")
                 if r.type == "unattended_room" and r.min_persons is None:
                     r.min_persons = 2 if self.site_kind == "control_room" else 1
         return self

@@ -9,11 +9,10 @@ from pydantic import BaseModel, Field
 from vigil.access import Principal
 from vigil.api.errors import error_responses
 from vigil.api.security import require
-from vigil.config import INDOOR_PASSAGE_KINDS, PASSAGE_KINDS, RULE_TYPES, STAFFED_KINDS, Camera, SiteKind
+from vigil.config import RULE_SITE_KINDS, RULE_TYPES, Camera, SiteKind
 from vigil.models.catalogue import COCO_CLASSES
 
 router = APIRouter(tags=["inventory"])
-_ALLOWED = {"blocked_exit": PASSAGE_KINDS, "ebike_indoor": INDOOR_PASSAGE_KINDS, "unattended_room": STAFFED_KINDS}
 
 
 class InventorySchema(BaseModel):
@@ -26,7 +25,7 @@ class InventorySchema(BaseModel):
 
 def rule_types_by_site_kind() -> dict[str, list[str]]:
     kinds = SiteKind.__args__  # type: ignore[attr-defined]
-    return {k: [r for r in RULE_TYPES if r not in _ALLOWED or k in _ALLOWED[r]] for k in kinds}
+    return {k: [r for r in RULE_TYPES if r not in RULE_SITE_KINDS or k in RULE_SITE_KINDS[r][0]] for k in kinds}
 
 
 @router.get("/api/inventory/schema", response_model=InventorySchema, responses=error_responses(401, 403),

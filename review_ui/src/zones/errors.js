@@ -1,11 +1,10 @@
 // A 422 body of the inventory API ({detail, errors: [{loc, msg}]}) -> messages keyed by the editor's field paths:
 // "z0.name", "z0.polygon", "z0.r1" (the rule as a whole), "z0.r1.classes", "z0.r1.schedule.windows.0.start", ...
 // Whatever cannot be placed at a field stays in `general`, so nothing the API said is lost.
-const RULE_TYPES = ["blocked_exit", "unattended_room", "ebike_indoor", "fire_smoke"];
-
 function add(out, key, msg) { out[key] = out[key] ? `${out[key]}; ${msg}` : msg; }
 
-export function fieldErrors(body, zones) {
+// ruleTypes: the rule union's tags (pydantic puts the tag in the path of a rule's field errors)
+export function zoneErrors(body, zones, ruleTypes) {
   const fields = {};
   const general = [];
   for (const e of (body && body.errors) || []) {
@@ -24,13 +23,13 @@ export function fieldErrors(body, zones) {
       let key;
       if (loc[2] === "rules" && typeof loc[3] === "number") {
         let rest = loc.slice(4);
-        if (rest.length && RULE_TYPES.includes(rest[0])) rest = rest.slice(1);  // the union's tag
+        if (rest.length && ruleTypes.includes(rest[0])) rest = rest.slice(1);  // the union's tag
         key = `z${zi}.r${loc[3]}${rest.length ? "." + rest.join(".") : ""}`;
       } else if (loc[2] === "polygon") key = `z${zi}.polygon`;
       else key = `z${zi}${loc.length > 2 ? "." + loc.slice(2).join(".") : ""}`;
       add(fields, key, msg);
     } else general.push(`${loc.join(".") || "camera"}: ${msg}`);
   }
-  if (!body || !body.errors) general.push((body && body.detail) || "invalid");
+  if (!body || !(body.errors && body.errors.length)) general.push((body && body.detail) || "invalid");  // a 422 naming no field
   return { fields, general };
 }

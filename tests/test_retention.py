@@ -202,30 +202,41 @@ def test_clip_endpoint_range_404_409(api):
 
 @pytest.mark.browser
 def test_review_page_plays_the_clip(browser, tmp_path):
-    """Chromium fetches the clip through the API (Range requests) and decodes it in a <video>."""
+    """The web app's review queue: Chromium fetches the clip through the API (Range requests) and decodes it in a
+    <video>; an event whose clip is still being written says so."""
     from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime
-    from vigil_fixtures import LiveServer, make_user, seed_events, service_config, ui_login
+    from vigil_fixtures import LiveServer, build_web, make_user, seed_events, service_config, web_login
 
+    build_web()
     rt = Runtime(parse_config(service_config(tmp_path)), start_cameras=False)
     ids = seed_events(rt)
-    make_user(rt, "viewer1", "viewer", regions=["示范县"])
+    make_user(rt, "shenhe", "reviewer", regions=["示范县"])
     record_for(rt.store, ids[0])
     rt.store.clip_started(ids[1], rt.store.clip_path_for(ids[1]))
     srv = LiveServer(create_app(rt))
-    page = browser.new_page(locale="zh-CN")
+    context, page = web_login(browser, srv.url, "shenhe")
     try:
-        ui_login(page, srv.url, "viewer1")
-        card = page.locator(f'li.event[data-event-id="{ids[0]}"]')
-        card.wait_for(timeout=10000)
-        assert "录像中" in page.locator(f'li.event[data-event-id="{ids[1]}"]').inner_text()
-        card.locator('button[data-action="clip"]').click()
-        page.wait_for_function("(() => { const v = document.querySelector('video.clip');"
+        page.goto(f"{srv.url}/app/#/review")
+
+        def show(event_id: int) -> None:  # J through the queue until the event is the current one
+            page.locator("#review[data-current-id]").wait_for(timeout=10000)
+            for _ in range(len(ids)):
+                page.wait_for_function("document.querySelector('#review').dataset.busy === '0'", timeout=10000)
+                if page.locator("#review").get_attribute("data-current-id") == str(event_id):
+                    return
+                page.keyboard.press("j")
+            raise AssertionError(f"event {event_id} not in the queue")
+
+        show(ids[1])
+        assert page.locator("#clip-status").inner_text().strip() == "(录像中…)"
+        show(ids[0])
+        page.wait_for_function("(() => { const v = document.querySelector('#event-clip');"
                                " return v && v.readyState >= 2 && v.videoWidth === 640; })()", timeout=15000)
-        assert card.locator("video").evaluate("v => v.error") is None
-        assert card.locator("video").evaluate("v => v.duration") == pytest.approx(4.0, abs=0.15)
+        assert page.locator("#event-clip").evaluate("v => v.error") is None
+        assert page.locator("#event-clip").evaluate("v => v.duration") == pytest.approx(4.0, abs=0.15)
     finally:
-        page.close()
+        context.close()
         srv.stop()
         rt.stop()

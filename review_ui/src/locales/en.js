@@ -114,4 +114,5 @@ export default {
   "nkind.hazard.changed": "Hazard changed", "nkind.hazard.escalated": "Hazard escalated", "nkind.complaint.received": "Complaint received",
   "audit.filters": "Filters", "common.cancel": "Cancel", "common.ok": "OK", "common.refresh": "Refresh",
   "common.total": "{n} in all",
+  "clip.recording": "recording clip…", "clip.failed": "clip failed", "clip.pruned": "clip pruned (retention)",
 };

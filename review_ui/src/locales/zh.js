@@ -103,4 +103,5 @@ export default {
   "nkind.event.reviewed": "事件审核", "nkind.camera.status": "摄像机状态", "nkind.hazard.opened": "新增隐患",
   "nkind.hazard.changed": "隐患变更", "nkind.hazard.escalated": "隐患督办", "nkind.complaint.received": "收到举报",
   "audit.filters": "筛选", "common.cancel": "取消", "common.ok": "确定", "common.refresh": "刷新", "common.total": "共 {n} 条",
+  "clip.recording": "录像中…", "clip.failed": "录像失败", "clip.pruned": "录像已过期清理",
 };

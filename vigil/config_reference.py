@@ -8,14 +8,15 @@ from pydantic import BaseModel
 
 from vigil.outbox.config import Filters, MqttConfig, NotificationsConfig, Retry, SpoolConfig, WebhookConfig
 
-from vigil.config import (AlertPeriod, BlockedExitRule, Camera, ClipsConfig, DetectorConfig, RetentionConfig, EbikeIndoorRule, FireSmokeRule, Institution, Schedule,
+from vigil.config import (AlertPeriod, BlockedExitRule, Camera, ClipsConfig, DetectorConfig, RetentionConfig, EbikeIndoorRule, FireSmokeRule, GateRule, Institution, Schedule,
                           ScheduleWindow, ServerConfig, StorageConfig, UnattendedRoomRule, VigilConfig, Zone)
 
 from vigil.live_config import LiveConfig  # noqa: E402
 
 SECTIONS = [("top level", VigilConfig), ("institutions[]", Institution), ("cameras[]", Camera), ("cameras[].zones[]", Zone),
             ("rule: blocked_exit", BlockedExitRule), ("rule: unattended_room", UnattendedRoomRule),
-            ("rule: ebike_indoor", EbikeIndoorRule), ("rule: fire_smoke", FireSmokeRule), ("schedule", Schedule),
+            ("rule: ebike_indoor", EbikeIndoorRule), ("rule: fire_smoke", FireSmokeRule), ("rule: gate", GateRule),
+            ("schedule", Schedule),
             ("schedule.windows[]", ScheduleWindow), ("schedule.alert_periods[]", AlertPeriod), ("detector", DetectorConfig), ("storage", StorageConfig),
             ("storage.clips", ClipsConfig), ("storage.retention", RetentionConfig), ("storage.spool", SpoolConfig),
             ("server", ServerConfig), ("notifications", NotificationsConfig), ("notifications.webhooks[]", WebhookConfig),

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from vigil.config import Camera, VigilConfig, INDOOR_PASSAGE_KINDS, PASSAGE_KINDS, STAFFED_KINDS
-from vigil.vision.events import EventRecord
+from vigil.vision.events import Crossing, EventRecord
 
 
 def default_rules_for(kind: str) -> list[dict]:
@@ -33,9 +33,9 @@ def adhoc_camera(video: Path, kind: str, zone: list[tuple[float, float]] | None,
     wanted = default_rules_for(kind)
     if rules:
         wanted = [{"type": r} for r in rules]
-    from vigil.config import BlockedExitRule, EbikeIndoorRule, FireSmokeRule, UnattendedRoomRule
+    from vigil.config import BlockedExitRule, EbikeIndoorRule, FireSmokeRule, GateRule, UnattendedRoomRule
     fields = {m.model_fields["type"].annotation.__args__[0]: set(m.model_fields)
-              for m in (BlockedExitRule, EbikeIndoorRule, FireSmokeRule, UnattendedRoomRule)}
+              for m in (BlockedExitRule, EbikeIndoorRule, FireSmokeRule, UnattendedRoomRule, GateRule)}
     for key in params:
         if not any(key in fields[r["type"]] for r in wanted):
             raise ValueError(f"--param {key}: no selected rule has this parameter")
@@ -95,6 +95,7 @@ class CollectingSink:
 
     stream: object = None
     events: list[EventRecord] = field(default_factory=list)
+    crossings: list[Crossing] = field(default_factory=list)  # a gate rule's people in and out
 
     def started(self, event, snapshot_jpeg):
         self.events.append(event)
@@ -104,6 +105,9 @@ class CollectingSink:
 
     def ended(self, event):
         pass
+
+    def crossed(self, crossing):
+        self.crossings.append(crossing)
 
 
 def event_json(ev: EventRecord) -> dict:
@@ -149,6 +153,9 @@ def run_replay(video: Path, camera: Camera, cfg: VigilConfig | None, *, fast: bo
             end = "open" if r["end_s"] is None else f"{r['end_s']:.1f}s"
             print(f"{r['rule']:<16} zone={r['zone']!s:<12} start={r['start_s']:.1f}s end={end} confidence={r['confidence']:.2f}", file=out)
     print(f"replay: {n} frames analysed at {camera.effective_detect_fps:g} Hz, {len(results)} event(s)", file=sys.stderr)
+    if camera.has_gate_rule:
+        went = [c.direction for c in sink.crossings]
+        print(f"replay: gate counted {went.count('in')} in, {went.count('out')} out", file=sys.stderr)
     return results
 
 

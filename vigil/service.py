@@ -80,7 +80,9 @@ class Runtime:
         self.scheduler: DetectionScheduler | None = None
         self._wake = threading.Event()
         self._evidence = EvidenceSink(self.store, self.processors, cfg.storage.clips)
-        self.sink = FanoutSink(*[x for x in (self.store, self._evidence, extra_sink) if x is not None])
+        from vigil.api.gate_counts import GateCounter
+        self.gate_counts = GateCounter(self.sessions, lambda: self.store.institution_of)  # the gate rule's hourly counts
+        self.sink = FanoutSink(*[x for x in (self.store, self._evidence, self.gate_counts, extra_sink) if x is not None])
         self.fire_path, self.fire_imgsz, self.fire_reason = resolve_fire_model(cfg.detector.fire_model, cfg.detector.fire_imgsz)
         if self.fire_reason:
             log.warning("fire_smoke rules disabled: %s", self.fire_reason)
@@ -219,6 +221,8 @@ class Runtime:
                 p.stop()
             self.processors = {}
             self._evidence.processors = self.processors
+        if not self.gate_counts.flush():
+            log.error("gate counts: %d crossing(s) could not be written before stopping", self.gate_counts.waiting)
         self.notify.stop()
         self.engine.dispose()
 

@@ -52,3 +52,27 @@ class FanoutSink:
     def ended(self, event):
         for s in self.sinks:
             s.ended(event)
+
+    def crossed(self, crossing):
+        for s in self.sinks:
+            if hasattr(s, "crossed"):
+                s.crossed(crossing)
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """One person going in or out through a gate zone (the gate rule's count; not an event)."""
+
+    camera_id: str
+    zone: str
+    direction: str  # "in" | "out"
+    t: float  # stream clock seconds
+    wall: datetime  # local wall time
+    night: bool  # inside the rule's night window
+    track_id: int
+
+
+class CrossingSink(Protocol):
+    """A sink that also records gate crossings (optional: sinks without `crossed` are skipped)."""
+
+    def crossed(self, crossing: Crossing) -> None: ...

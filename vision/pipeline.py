@@ -15,7 +15,7 @@ from vigil.vision.annotate import annotate, encode_jpeg
 from vigil.vision.background import StationaryForeground
 from vigil.vision.detector import Detector
 from vigil.vision.detections import Detections
-from vigil.vision.events import EventRecord, EventSink
+from vigil.vision.events import Crossing, EventRecord, EventSink
 from vigil.vision.rules import ConditionTimer, FrameContext, ZoneRule, build_rules
 from vigil.vision.rules.fire import FlickerMeter
 
@@ -51,6 +51,7 @@ class CameraPipeline:
         self.frames_processed = 0
         self.person_checks = 0  # object-model runs a person check asked for (see wants_persons)
         self.last_detections = None
+        self.crossings = {"in": 0, "out": 0}  # gate crossings counted on this camera
 
     def wants_persons(self, fire: Detections | None) -> bool:
         """Whether a rule needs this frame's own persons, given its fire detections (the fire rule's person
@@ -102,6 +103,7 @@ class CameraPipeline:
             if m.rule.type == "fire_smoke" and fire is None:
                 continue  # the fire model did not run on this frame: nothing new to judge
             obs = m.rule.observe(ctx)
+            self._count(m.rule.take_counts())
             change = m.timer.update(t, obs.active)
             if change == "start":
                 ev = EventRecord(self.camera.id, m.rule.zone_name, m.rule.type, t, wall, round(float(obs.confidence), 4),
@@ -114,11 +116,21 @@ class CameraPipeline:
                 log.info("event start camera=%s zone=%s rule=%s t=%.1f conf=%.2f", ev.camera_id, ev.zone, ev.rule, t, ev.peak_confidence)
             elif change == "end" and m.event is not None:
                 changed.append(self._end(m, t, wall))
-            elif m.event is not None and obs.active and obs.confidence > m.event.peak_confidence + 1e-6:
-                m.event.peak_confidence = round(float(obs.confidence), 4)
+            elif m.event is not None and obs.active and (obs.confidence > m.event.peak_confidence + 1e-6 or obs.news):
+                m.event.peak_confidence = max(m.event.peak_confidence, round(float(obs.confidence), 4))
                 m.event.detail.update(obs.detail)
                 self.sink.updated(m.event, self._snapshot(m, image, obs))
         return changed
+
+    def _count(self, crossings: list[Crossing]) -> None:
+        """Hand a gate rule's crossings to the sink (when it records them) and keep this camera's totals."""
+        if not crossings:
+            return
+        record = getattr(self.sink, "crossed", None)
+        for c in crossings:
+            self.crossings[c.direction] += 1
+            if record is not None:
+                record(c)
 
     def close_events(self, t: float, wall: datetime, reason: str) -> list[EventRecord]:
         """End every open event (the camera was reconfigured or removed: these rules stop watching)."""

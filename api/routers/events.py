@@ -23,7 +23,7 @@ from vigil.outbox import messages as outbox
 from vigil.service import Runtime
 
 router = APIRouter(tags=["events"])
-RuleName = Literal["blocked_exit", "unattended_room", "ebike_indoor", "fire_smoke", "camera_offline"]
+RuleName = Literal["blocked_exit", "unattended_room", "ebike_indoor", "fire_smoke", "gate", "camera_offline"]
 assert set(RULE_TYPES) < set(RuleName.__args__)  # type: ignore[attr-defined]
 EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="Event id.", examples=[1])]
 BINARY = {"schema": {"type": "string", "format": "binary"}}

@@ -66,6 +66,12 @@ class StatsOut(BaseModel):
         "Hours from opening to closing, 90th percentile (linear interpolation)."), ge=0)
     hazards_per_camera_day: float | None = Field(title="Hazards per camera-day", description=(
         "hazards_opened / camera_days; null without camera-days."), ge=0)
+    gate_in: int = Field(0, title="Gate: in", description=(
+        "People the gate cameras counted going in during the period (gate rule; 0 for categories)."), ge=0, le=MAX_ID)
+    gate_out: int = Field(0, title="Gate: out", description="People counted going out during the period.", ge=0,
+                          le=MAX_ID)
+    night_exits: int = Field(0, title="Night exits", description=(
+        "Of those going out, inside the gate rule's night window (夜间外出)."), ge=0, le=MAX_ID)
     score: float = Field(title="Score", description=(
         "Higher = supervise first: 3 x overdue + 2 x supervised + 1 x open + 10 x (1 - rectification rate) "
         "+ 5 x (1 - on-time rate) + 100 x hazards per camera-day (a null rate adds nothing)."), ge=0)

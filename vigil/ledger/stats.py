@@ -14,6 +14,8 @@ The figures of a period [since, until) (`Stats`):
   of those, past their deadline; of those not closed, supervised-listed (挂牌督办).
 - cameras: enabled cameras now; camera_days = cameras x days of the period up to `now`;
   hazards_per_camera_day = hazards_opened / camera_days.
+- gate_in, gate_out, night_exits: people the institution's gate cameras counted going in and out in the period (hours
+  starting in it), and the exits inside the gate rule's night window (not part of the score).
 - score (higher = supervise first), see `SCORE_WEIGHTS`:
       3 x overdue + 2 x supervised + 1 x open + 10 x (1 - rectification_rate) + 5 x (1 - on_time_rate)
       + 100 x hazards_per_camera_day                      (a rate that is None adds nothing)
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from vigil.access import normalise_region
 from vigil.api.db import EventRow, as_utc
+from vigil.api.db_gate import GateCountRow
 from vigil.api.db_ledger import HazardRow
 from vigil.ledger.config import CATEGORIES, RULE_CATEGORY
 from vigil.ledger.states import OPEN_STATES
@@ -74,6 +77,9 @@ class Stats:
     p90_close_h: float | None = None
     hazards_per_camera_day: float | None = None
     score: float = 0.0
+    gate_in: int = 0  # people the gate cameras saw going in during the period (the gate rule's counts)
+    gate_out: int = 0
+    night_exits: int = 0  # of gate_out, inside the rule's night window
     # beyond the interface: what rollups need to recompute the rates and percentiles exactly
     needs_onsite_check: int = 0
     hazards_on_time: int = 0
@@ -83,7 +89,7 @@ class Stats:
 
 COUNTS = ("cameras", "camera_days", "events", "confirmed", "false_alarm", "pending", "needs_onsite_check",
           "hazards_opened", "hazards_closed", "hazards_on_time", "hazards_open", "hazards_overdue", "supervised",
-          "institutions")
+          "institutions", "gate_in", "gate_out", "night_exits")
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -188,7 +194,12 @@ def queries(d: str, key: Key, ids: list[str], since: datetime, until: datetime, 
     # one row per key with all its close durations (an array / a comma list): 3-4x faster to fetch than a row each
     durations = (select(hkey, func.array_agg(secs) if d == "postgresql" else func.group_concat(secs))
                  .where(*in_period, closed).group_by(hkey))
-    return {"events": events, "hazards": hazards, "backlog": backlog, "durations": durations}
+    out = {"events": events, "hazards": hazards, "backlog": backlog, "durations": durations}
+    if key == "institution":  # people in and out (the gate rule's hourly counts; hours starting in the period)
+        g = GateCountRow
+        out["gate"] = (select(g.institution_id, func.sum(g.entries), func.sum(g.exits), func.sum(g.night_out))
+                       .where(g.institution_id.in_(ids), g.hour >= since, g.hour < until).group_by(g.institution_id))
+    return out
 
 
 def _collect(s: Session, key: Key, ids: list[str], since: datetime, until: datetime, now: datetime) -> dict[str, dict]:
@@ -210,6 +221,9 @@ def _collect(s: Session, key: Key, ids: list[str], since: datetime, until: datet
         out[k].update(hazards_opened=opened, hazards_closed=closed, hazards_on_time=on_time)
     for k, open_, overdue_, supervised in s.execute(q["backlog"]):
         out[k].update(hazards_open=open_, hazards_overdue=overdue_, supervised=supervised)
+    if "gate" in q:
+        for k, entries, exits, night in s.execute(q["gate"]):
+            out[k].update(gate_in=int(entries or 0), gate_out=int(exits or 0), night_exits=int(night or 0))
     for k, secs in s.execute(q["durations"]):
         values = secs if isinstance(secs, list) else str(secs).split(",")
         out[k]["close_hours"] = tuple(int(v) / 3600.0 for v in values)

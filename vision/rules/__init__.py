@@ -4,6 +4,7 @@ from __future__ import annotations
 from vigil.config import Camera
 from vigil.vision.rules.base import ConditionTimer, FrameContext, Observation, ZoneRule
 from vigil.vision.rules.fire import FireSmoke
+from vigil.vision.rules.gate import Gate
 from vigil.vision.rules.objects import BlockedExit, EbikeIndoor
 from vigil.vision.rules.staffing import UnattendedRoom
 
@@ -12,6 +13,7 @@ RULE_CLASSES: dict[str, type[ZoneRule]] = {
     "unattended_room": UnattendedRoom,
     "ebike_indoor": EbikeIndoor,
     "fire_smoke": FireSmoke,
+    "gate": Gate,
 }
 
 
@@ -29,4 +31,4 @@ def build_rules(camera: Camera, fire_model_available: bool, fire_reason: str | N
 
 
 __all__ = ["ConditionTimer", "FrameContext", "Observation", "ZoneRule", "RULE_CLASSES", "build_rules",
-           "BlockedExit", "EbikeIndoor", "UnattendedRoom", "FireSmoke"]
+           "BlockedExit", "EbikeIndoor", "UnattendedRoom", "FireSmoke", "Gate"]

@@ -48,6 +48,7 @@ class Observation:
     evidence: Detections | None = None
     mask: np.ndarray | None = None  # optional evidence mask (any resolution)
     detail: dict[str, Any] = field(default_factory=dict)
+    news: bool = False  # something the open event should record changed (its detail), whatever the confidence
 
 
 class ConditionTimer:
@@ -131,6 +132,10 @@ class ZoneRule(ABC):
     def reset(self) -> None:
         """Forget what earlier frames showed (the pipeline calls this when it resets the rule's timer, e.g. while
         the schedule disarms the rule). Rules that keep their own clocks override it."""
+
+    def take_counts(self) -> list:
+        """What the rule counted since the last call (the gate's crossings, `Crossing`); most rules count nothing."""
+        return []
 
     def zone(self, image: np.ndarray) -> ZoneGeometry:
         h, w = image.shape[:2]

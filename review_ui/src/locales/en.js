@@ -7,7 +7,7 @@ export default {
   "role.admin": "Administrator", "role.supervisor": "Supervisor", "role.officer": "Safety officer", "role.reviewer": "Reviewer",
   "role.viewer": "Viewer",
   "rule.blocked_exit": "Blocked exit", "rule.unattended_room": "Control room unstaffed", "rule.ebike_indoor": "E-bike indoors",
-  "rule.fire_smoke": "Fire / smoke", "rule.camera_offline": "Camera offline",
+  "rule.fire_smoke": "Fire / smoke", "rule.gate": "Gate: night exit", "rule.camera_offline": "Camera offline",
   "reason.misdetection": "Misdetection", "reason.allowed_object": "Allowed object", "reason.drill_or_test": "Drill or test",
   "reason.camera_fault": "Camera fault", "reason.other": "Other",
   "review.next": "Next", "review.prev": "Previous", "review.confirm": "Confirm", "review.false": "False alarm",

@@ -7,7 +7,7 @@ export default {
   "role.admin": "管理员", "role.supervisor": "监管人员", "role.officer": "机构安全员", "role.reviewer": "审核员",
   "role.viewer": "查看人员",
   "rule.blocked_exit": "安全出口/通道堵塞", "rule.unattended_room": "消防控制室脱岗", "rule.ebike_indoor": "电动车违规入室",
-  "rule.fire_smoke": "明火/烟雾", "rule.camera_offline": "摄像机离线",
+  "rule.fire_smoke": "明火/烟雾", "rule.gate": "大门夜间外出", "rule.camera_offline": "摄像机离线",
   "reason.misdetection": "误检", "reason.allowed_object": "允许的物品", "reason.drill_or_test": "演练/测试",
   "reason.camera_fault": "摄像机故障", "reason.other": "其他",
   "review.next": "下一条", "review.prev": "上一条", "review.confirm": "确认隐患", "review.false": "误报",

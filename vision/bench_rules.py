@@ -58,10 +58,20 @@ BAG_WIDTH = 50
 WALL = datetime(2026, 11, 24, 10, 0)
 
 
-def objects_detector():
+def objects_detector(model: str | None = None):
     from vigil.vision.detector import load_detector
 
-    return load_detector(resolve_model(None, "objects"), 320, 0.25)
+    return load_detector(resolve_model(model, "objects"), 320, 0.25)
+
+
+def val_rooms() -> set[str]:
+    """The care_ward rooms on the val side of `vigil models splits` (read from its split.json)."""
+    from vigil.models.splits import SPLITS_DIR
+
+    path = SPLITS_DIR / "care_ward" / "split.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: missing; run `vigil models splits` first")
+    return set(json.loads(path.read_text())["val_groups"])
 
 
 class Sink:
@@ -146,11 +156,14 @@ class WardFrame:
     empty: Detections  # every labelled person painted out
 
 
-def ward_frames(detector, log=print) -> dict[str, list[WardFrame]]:
-    """Every care-ward frame, detected as it is and with people painted out, grouped by recording in order."""
+def ward_frames(detector, log=print, rooms: set[str] | None = None) -> dict[str, list[WardFrame]]:
+    """Every care-ward frame (of `rooms` only, when given), detected as it is and with people painted out, grouped by
+    recording in order."""
+    from vigil.models.splits import care_ward_room
+
     root = shared_dir().joinpath(*CARE_WARD)
     groups: dict[str, list[tuple[int, WardFrame]]] = {}
-    images = sorted((root / "images").iterdir())
+    images = sorted(p for p in (root / "images").iterdir() if rooms is None or care_ward_room(p) in rooms)
     t0 = time.monotonic()
     for i, img in enumerate(images):
         im = cv2.imread(str(img))
@@ -260,9 +273,11 @@ def unlabelled_people(groups: dict[str, list[WardFrame]], min_confidence: float)
 
 
 def bench_staffing(args) -> dict:
-    det = objects_detector()
-    groups = ward_frames(det, log=lambda m: print(m, file=sys.stderr))
-    out = {"model": str(resolve_model(None, "objects").name), "recordings": len(groups),
+    det = objects_detector(args.model)
+    rooms = val_rooms() if args.rooms == "val" else None
+    groups = ward_frames(det, log=lambda m: print(m, file=sys.stderr), rooms=rooms)
+    out = {"model": str(resolve_model(args.model, "objects").name), "rooms": sorted(rooms) if rooms else "all",
+           "recordings": len(groups),
            "frames": sum(len(v) for v in groups.values()), "runs": []}
     for min_persons in (2, 1):
         for hold in args.hold:
@@ -405,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--hold", type=int, nargs="+", default=[1, 3], help="detection frames (1 Hz) each care-ward frame is shown")
     st.add_argument("--window", type=float, nargs="+", default=[10.0])
     st.add_argument("--min-confidence", type=float, nargs="+", default=[0.3, 0.4, 0.5])
+    st.add_argument("--model", default=None, help="catalogue name or path of the person model (default: the objects default)")
+    st.add_argument("--rooms", choices=("all", "val"), default="all",
+                    help="val: only the care_ward rooms on the val side of `vigil models splits` (fair to a model trained on the others)")
     lo = sub.add_parser("left-object", help="blocked_exit left-object mode on the looped street clip")
     lo.add_argument("--dwell", type=float, nargs="+", default=[10.0, 30.0])
     lo.add_argument("--put-at", type=float, nargs="+", default=[30.0 + 4 * k for k in range(8)],

@@ -46,7 +46,7 @@ export default {
   "photo.complaint": "Complaint photo",
   "dash.events": "Events", "dash.confirmed": "Confirmed", "dash.opened": "Hazards opened", "dash.closed": "Closed",
   "dash.open": "Not closed", "dash.overdue": "Overdue", "dash.supervised": "Supervised", "dash.rate": "Rectification rate",
-  "dash.onTime": "On time", "dash.trend": "Trend", "dash.ranking": "Supervise first", "dash.overdueList": "Overdue hazards",
+  "dash.onTime": "On time", "dash.gate": "Gate in / out", "dash.nightExits": "Night exits", "dash.trend": "Trend", "dash.ranking": "Supervise first", "dash.overdueList": "Overdue hazards",
   "dash.drill": "By region", "dash.bulletin": "Monthly bulletin", "dash.month": "Month", "dash.score": "Score",
   "dash.rank": "Rank", "dash.name": "Name", "dash.overdueH": "Overdue (h)", "dash.level": "Escalation", "dash.top": "All",
   "cam.online": "Online", "cam.offline": "Offline", "cam.connecting": "Connecting", "cam.disabled": "Disabled",

@@ -42,7 +42,7 @@ export default {
   "photo.complaint": "举报照片",
   "dash.events": "事件数", "dash.confirmed": "确认", "dash.opened": "新增隐患", "dash.closed": "已销号",
   "dash.open": "未销号", "dash.overdue": "逾期", "dash.supervised": "挂牌督办", "dash.rate": "整改率", "dash.onTime": "按期率",
-  "dash.trend": "趋势", "dash.ranking": "重点督办排名", "dash.overdueList": "逾期隐患", "dash.drill": "分区统计",
+  "dash.gate": "大门进/出", "dash.nightExits": "夜间外出", "dash.trend": "趋势", "dash.ranking": "重点督办排名", "dash.overdueList": "逾期隐患", "dash.drill": "分区统计",
   "dash.bulletin": "月度通报", "dash.month": "月份", "dash.score": "分值", "dash.rank": "名次", "dash.name": "名称",
   "dash.overdueH": "逾期（小时）", "dash.level": "督办层级", "dash.top": "全部",
   "cam.online": "在线", "cam.offline": "离线", "cam.connecting": "连接中", "cam.disabled": "已停用",

@@ -1,0 +1,85 @@
+"""Camera placement for cluster mode (issue #19): plain logic, no Ray."""
+from __future__ import annotations
+
+import time
+
+from vigil.cluster.placement import Node, place
+
+
+def county(n_cams: int = 1500, n_nodes: int = 50, capacity: float = 40.0):
+    cams = {f"cam{i:04d}": (2.0 if i % 10 == 0 else 1.0) for i in range(n_cams)}  # every tenth: a 2 Hz fire camera
+    nodes = [Node(f"node{j:02d}", capacity) for j in range(n_nodes)]
+    return cams, nodes
+
+
+def loads(p, cams, nodes):
+    ld = p.load(cams)
+    return {n.id: ld.get(n.id, 0.0) for n in nodes if n.alive}
+
+
+def test_county_scale_assignment_is_complete_within_capacity_and_even():
+    cams, nodes = county()
+    t0 = time.perf_counter()
+    p = place(cams, nodes)
+    took = time.perf_counter() - t0
+    assert set(p.assignment) == set(cams) and not p.unplaced
+    ld = loads(p, cams, nodes)
+    assert all(ld[n.id] <= n.capacity for n in nodes)
+    assert max(ld.values()) - min(ld.values()) <= 2.0  # even to within one fire camera
+    assert {m.reason for m in p.moves} == {"new camera"} and len(p.moves) == len(cams)
+    assert took < 5.0, took  # a generous bound; the figure itself is reported by the control-plane benchmark
+
+
+def test_same_inputs_move_nothing():
+    cams, nodes = county(300, 10)
+    first = place(cams, nodes)
+    again = place(cams, nodes, first.assignment)
+    assert again.moves == [] and again.assignment == first.assignment
+
+
+def test_a_lost_node_moves_only_its_cameras():
+    cams, nodes = county(300, 10, 40.0)
+    before = place(cams, nodes).assignment
+    nodes[3] = Node(nodes[3].id, nodes[3].capacity, alive=False)
+    after = place(cams, nodes, before)
+    lost = {c for c, n in before.items() if n == "node03"}
+    assert {m.camera for m in after.moves} == lost
+    assert all(m.reason == "node lost" and m.src == "node03" and m.dst != "node03" for m in after.moves)
+    assert all(after.assignment[c] == before[c] for c in cams if c not in lost)
+    assert all(v <= 40.0 for v in loads(after, cams, nodes).values())
+
+
+def test_a_joining_node_takes_cameras_gradually_and_then_nothing_flaps():
+    cams, nodes = county(300, 10, 40.0)
+    a = place(cams, nodes).assignment
+    nodes.append(Node("node10", 40.0))
+    rounds, moves = 0, []
+    while True:
+        p = place(cams, nodes, a, max_moves=10)
+        if not p.moves:
+            break
+        assert len(p.moves) <= 10 and all(m.reason == "rebalance" and m.dst == "node10" for m in p.moves)
+        moves += p.moves
+        a = p.assignment
+        rounds += 1
+        assert rounds < 20
+    ld = loads(p, cams, nodes)
+    assert ld["node10"] > 0 and max(ld.values()) / 40 - min(ld.values()) / 40 <= 0.15 + 2 / 40
+    assert len({m.camera for m in moves}) == len(moves)  # no camera moved twice
+    assert place(cams, nodes, a).moves == []
+
+
+def test_no_room_leaves_cameras_unplaced_and_says_so():
+    cams = {f"c{i}": 1.0 for i in range(10)}
+    p = place(cams, [Node("a", 4), Node("b", 3), Node("dead", 50, alive=False)])
+    assert len(p.assignment) == 7 and len(p.unplaced) == 3
+    assert all(m.dst is None for m in p.moves if m.camera in p.unplaced)
+    assert all(n in ("a", "b") for n in p.assignment.values())
+
+
+def test_a_node_whose_capacity_shrinks_sheds_its_lightest_cameras():
+    cams = {"fire": 2.0, "x": 1.0, "y": 1.0}
+    a = place(cams, [Node("a", 4), Node("b", 4)], {"fire": "a", "x": "a", "y": "a"}, hysteresis=1.0).assignment
+    assert a == {"fire": "a", "x": "a", "y": "a"}  # within hysteresis 1.0: no rebalance
+    p = place(cams, [Node("a", 3), Node("b", 4)], a, hysteresis=1.0)
+    assert [(m.camera, m.reason, m.dst) for m in p.moves] == [("y", "node full", "b")]

@@ -292,6 +292,13 @@ class Camera(Strict):
         return any(r.type == "fire_smoke" and r.enabled for z in self.zones for r in z.rules)
 
     @property
+    def people_only(self) -> bool:
+        """Every enabled rule looks only at people (unattended_room, gate; fire_smoke's person check), and one of them
+        is unattended_room or gate: the person model can stand in for the objects model on this camera."""
+        types = {r.type for z in self.zones for r in z.rules if r.enabled}
+        return bool(types & {"unattended_room", "gate"}) and types <= {"unattended_room", "gate", "fire_smoke"}
+
+    @property
     def has_gate_rule(self) -> bool:
         return any(r.type == "gate" and r.enabled for z in self.zones for r in z.rules)
 
@@ -315,6 +322,7 @@ class DetectorConfig(Strict):
     model: str | None = F(None, title="Model", description="Catalogue name or path of an ultralytics model (.pt/.onnx/.tflite/OpenVINO dir); default: env VIGIL_MODEL, else the catalogue's coco default.")
     imgsz: int = F(320, title="Input size", description="Detector input size in pixels (exports with a fixed input, such as the default yolov5n-coco-320 or the 640 px TFLite, run at their own size).", ge=64, le=1920)
     confidence: float = F(0.25, title="Detector confidence", description="Lowest score the detector reports; rules apply their own thresholds.", gt=0, le=1)
+    person_model: str | None = F(None, title="Person model", description="Catalogue name or path of a person-only model run instead of the objects model on cameras whose rules look only at people (unattended_room, gate, and fire_smoke's person check): people seen from the ceiling or a high corner, which the COCO model misses. It costs no extra model call. null: the objects model everywhere.")
     fire_model: str | None = F("auto", title="Fire/smoke model", description="Catalogue name or path of a fire/smoke model; 'auto' takes the catalogue's default fire model (the one vigil trains and ships); null switches fire_smoke rules off (they then report themselves disabled).")
     threads: int | None = F(None, title="Inference threads", description="Inference calls run side by side, each single-threaded (ONNX Runtime); default: one per core. On small CPUs this beats one call with many threads, whose threads wait on each other and on the decoders.", ge=1, le=256)
     max_batch: int = F(8, title="Maximum batch", description="Frames from different cameras run through a model in one call, at most this many.", ge=1, le=64)

@@ -111,12 +111,21 @@ class DetectionScheduler:
         if not work:
             return done
         self._inflight.update(item.processor for item in work)
-        for which, detector in (("objects", self.detector), ("fire", self.fire_detector)):
-            self._submit(detector, [(item, which) for item in work
-                                    if (item.want_objects if which == "objects" else item.want_fire)])
+        self._submit_objects([item for item in work if item.want_objects])
+        self._submit(self.fire_detector, [(item, "fire") for item in work if item.want_fire])
         if self._pool is None:
             done += self._drain()
         return done
+
+    def _submit_objects(self, items: list["_Item"]) -> None:
+        """The object-model calls, batched per model: a camera whose rules look only at people may run the person
+        model (`detector.person_model`) instead of the objects model."""
+        groups: dict[int, tuple[object, list[tuple["_Item", str]]]] = {}
+        for item in items:
+            det = item.processor.pipeline.detector or self.detector
+            groups.setdefault(id(det), (det, []))[1].append((item, "objects"))
+        for det, todo in groups.values():
+            self._submit(det, todo)
 
     def _submit(self, detector, todo: list[tuple["_Item", str]]) -> None:
         """Hand one model's calls out: at most max_batch frames per call, spread over the workers (inline
@@ -167,7 +176,7 @@ class DetectionScheduler:
                 if not item.failed:
                     self._evaluate(item)
                 evaluated += 1
-            self._submit(self.detector, again)
+            self._submit_objects([item for item, _ in again])
             if not again or self._pool is not None:  # with workers the follow-ups come back in a later turn
                 return evaluated
 

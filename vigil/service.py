@@ -76,6 +76,7 @@ class Runtime:
         self.reader_settings = reader_settings or ReaderSettings()
         self.extra_sink = extra_sink
         self.detector = None
+        self.person_detector = None  # detector.person_model, for cameras whose rules look only at people
         self.fire_detector = None
         self.scheduler: DetectionScheduler | None = None
         self._wake = threading.Event()
@@ -183,13 +184,16 @@ class Runtime:
         det = self.cfg.detector
         if self.detector is None:
             self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence, 1)
+        if self.person_detector is None and det.person_model and any(c.people_only for c in cams):
+            self.person_detector = load_detector(resolve_model(det.person_model), det.imgsz, det.confidence, 1)
         if self.fire_detector is None and self.fire_path is not None and any(c.has_fire_rule for c in cams):
             self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence, 1)
             if self.scheduler is not None:
                 self.scheduler.fire_detector = self.fire_detector
 
     def _pipeline(self, cam: Camera) -> CameraPipeline:
-        return CameraPipeline(cam, self.detector, self.sink, self.fire_detector, self.fire_reason)
+        objects = self.person_detector if self.person_detector is not None and cam.people_only else self.detector
+        return CameraPipeline(cam, objects, self.sink, self.fire_detector, self.fire_reason)
 
     def _start_camera(self, cam: Camera) -> CameraProcessor:
         reader = CameraReader(cam.id, cam.url, self._reader_settings(cam), on_clip=self.store.clip_finished)

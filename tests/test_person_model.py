@@ -1,0 +1,77 @@
+"""detector.person_model (issue #18): cameras whose rules look only at people run the person model instead of the
+objects model (no extra call); the scheduler batches each model's calls apart."""
+from __future__ import annotations
+
+import time
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from tests.test_rule_logic import PERSON, ListSink, ScriptedDetector, SlotReader, control_room_camera, dets
+from tests.vigil_fixtures import service_config
+from vigil.config import parse_config
+from vigil.vision.pipeline import CameraPipeline
+
+
+def camera(kind: str, *rules: str):
+    return parse_config({"institutions": [{"id": "a", "name": "A", "region": "X"}], "cameras": [{
+        "id": "c", "name": "c", "url": "rtsp://h/x", "institution": "a", "site_kind": kind,
+        "zones": [{"name": "z", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "rules": [{"type": r} for r in rules]}]}]}
+    ).cameras[0]
+
+
+def test_which_cameras_look_only_at_people():
+    assert camera("control_room", "unattended_room").people_only
+    assert camera("control_room", "unattended_room", "fire_smoke").people_only
+    assert camera("gate", "gate", "fire_smoke").people_only
+    assert not camera("exit", "blocked_exit").people_only
+    assert not camera("lobby", "fire_smoke").people_only  # fire-only: the object model runs only for smoke checks
+    assert not camera("lobby", "gate", "ebike_indoor").people_only
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scheduler_sends_each_camera_to_its_own_model(workers):
+    from vigil.processor import CameraProcessor
+    from vigil.scheduler import DetectionScheduler
+    from vigil.streams.frames import Frame
+
+    objects = ScriptedDetector(lambda i: dets())
+    persons = ScriptedDetector(lambda i: dets(PERSON))
+    duty, corridor = control_room_camera(), camera("exit", "blocked_exit")
+    pipes = [CameraPipeline(duty, persons, ListSink()), CameraPipeline(corridor, objects, ListSink())]
+    procs = [CameraProcessor(p.camera, SlotReader(), p, ListSink(), ZoneInfo("Asia/Shanghai"), still_recheck_s=0.5)
+             for p in pipes]
+    sched = DetectionScheduler(procs, objects, None, workers=workers)
+    rng = np.random.default_rng(0)
+    try:
+        for i in range(4):
+            for proc in procs:
+                proc.reader.frames.put(Frame(rng.integers(0, 255, (360, 640, 3), np.uint8), float(i), time.time(), i))
+            deadline = time.monotonic() + 5
+            while any(p.frames_processed < i + 1 for p in pipes) and time.monotonic() < deadline:
+                sched.turn()
+                time.sleep(0.01)
+    finally:
+        sched.stop()
+    assert [p.frames_processed for p in pipes] == [4, 4]
+    assert persons.i == 4 and objects.i == 4  # each camera's frames went to its own model, once each
+    assert len(pipes[0].last_detections) == 1 and len(pipes[1].last_detections) == 0
+
+
+def test_runtime_loads_the_person_model_only_for_people_only_cameras(tmp_path):
+    from vigil.service import Runtime
+
+    cfg = service_config(tmp_path)  # exit1: blocked_exit + fire_smoke; ctrl: unattended_room
+    cfg["detector"] = {"person_model": "fire-smoke-yolov8n-320"}  # any real model stands in for a person model here
+    rt = Runtime(parse_config(cfg), start_cameras=False)
+    try:
+        cams = {c.id: c for c in rt.cfg.cameras}
+        rt._load_models([cams["exit1"]])
+        assert rt.person_detector is None  # no people-only camera: not loaded
+        rt._load_models(list(cams.values()))
+        assert rt.person_detector is not None and rt.person_detector is not rt.detector
+        assert rt._pipeline(cams["ctrl"]).detector is rt.person_detector
+        assert rt._pipeline(cams["exit1"]).detector is rt.detector
+    finally:
+        rt.stop()

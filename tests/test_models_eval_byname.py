@@ -246,33 +246,48 @@ def test_splits_keep_viewpoints_apart(tmp_path):
         assert (tmp_path / "b" / name / "val.txt").read_text() == (tmp_path / "a" / name / "val.txt").read_text()
 
 
-def test_person_set_keeps_only_people_and_links_the_images(tmp_path):
-    """`vigil models person-set`: the splits' people (cctv `person`; care_ward `person` and `patient`) as class 0,
-    boxes unchanged, every other class dropped, frames without people kept as background; images are links into
-    the shared folder, never copies; train and val stay the splits' sides."""
+def test_class_sets_map_classes_by_name_and_link_the_images(tmp_path):
+    """`vigil models class-set`: person = the splits' people (cctv `person`; care_ward `person` and `patient`) as
+    class 0; fire-smoke-cctv = the photos' fire/smoke and cctv's fire (id 2) and smoke (id 4) as 0 and 1. Boxes
+    unchanged, every other class dropped, frames without a box kept as background; images are links into the shared
+    folder, never copies; train and val stay the splits' sides."""
+    from vigil.models.class_sets import write_set
     from vigil.models.datasets import label_for
-    from vigil.models.person_data import write_person_set
     from vigil.models.splits import write_splits
 
     shared_path("data", "cctv_intelligence")
     shared_path(*CARE_WARD)
-    write_splits(tmp_path / "splits", sets=("cctv_intelligence", "care_ward"))
-    manifest = write_person_set(tmp_path / "person", tmp_path / "splits")
+    shared_path("data", "fire_smoke_indoor", "valid", "images")
+    write_splits(tmp_path / "splits")
+    manifest = write_set("person", tmp_path / "person", tmp_path / "splits")
     src = manifest["sources"]
     assert (src["cctv_intelligence/train"]["images"] + src["cctv_intelligence/val"]["images"]) == 2073
     assert (src["care_ward/train"]["images"] + src["care_ward/val"]["images"]) == 402
-    # the people of care_ward val by hand: person (id 6) and patient (id 5) lines of its label files
-    val_list = (tmp_path / "splits" / "care_ward" / "val.txt").read_text().split()
-    expected = sum(1 for p in val_list for ln in label_for(Path(p)).read_text().splitlines()
-                   if ln.split() and ln.split()[0] in ("5", "6"))
-    assert src["care_ward/val"]["people"] == expected == 199
+
+    def lines_of(split: str, side: str, ids: tuple[str, ...]) -> int:
+        """Label lines of these source class ids, counted by hand from the split's list."""
+        images = (tmp_path / "splits" / split / f"{side}.txt").read_text().split()
+        return sum(1 for p in images for ln in label_for(Path(p)).read_text().splitlines()
+                   if ln.split() and ln.split()[0] in ids)
+
+    assert src["care_ward/val"]["boxes"] == lines_of("care_ward", "val", ("5", "6")) == 199
     train_links = sorted((tmp_path / "person" / "train" / "images").iterdir())
     val_links = sorted((tmp_path / "person" / "val" / "images").iterdir())
     assert all(p.is_symlink() and p.resolve().is_relative_to(shared_path("data").resolve()) for p in train_links + val_links)
     assert not {p.resolve() for p in train_links} & {p.resolve() for p in val_links}
     lines = [ln.split() for f in (tmp_path / "person").rglob("labels/*.txt") for ln in f.read_text().splitlines()]
     assert lines and all(ln[0] == "0" and len(ln) == 5 for ln in lines)
-    assert sum(v["people"] for v in src.values()) == len(lines)
+    assert sum(v["boxes"] for v in src.values()) == len(lines)
     assert src["cctv_intelligence/train"]["background"] > 0  # fire, smoke, bags, empty corridors stay as background
+
+    fire = write_set("fire-smoke-cctv", tmp_path / "fire", tmp_path / "splits")["sources"]
+    assert fire["cctv_intelligence/val"]["boxes"] == lines_of("cctv_intelligence", "val", ("2", "4"))
+    assert fire["fire_smoke_indoor/val"]["images"] == 262
+    val_lines = [ln.split()[0] for f in (tmp_path / "fire" / "val" / "labels").glob("cctv_intelligence__*.txt")
+                 for ln in f.read_text().splitlines()]
+    assert val_lines.count("1") == lines_of("cctv_intelligence", "val", ("4",))  # smoke -> 1
+    assert set(val_lines) == {"0", "1"}
     proc = run_vigil("models", "train", "person", "--data", str(tmp_path / "nowhere.yaml"))
     assert proc.returncode == 2 and "nowhere.yaml" in proc.stderr
+    proc = run_vigil("models", "class-set", "cats")
+    assert proc.returncode == 2 and "unknown set 'cats'" in proc.stderr

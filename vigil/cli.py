@@ -275,7 +275,7 @@ def models_quantize(
 
 @models_app.command("train")
 def models_train(
-    task: str = typer.Argument(..., help="What to train: fire-smoke, or person (people in CCTV; `vigil models person-set` first)"),
+    task: str = typer.Argument(..., help="What to train: fire-smoke, or person (people in CCTV; `vigil models class-set person` first)"),
     data: Optional[Path] = typer.Option(None, "--data", help="Data YAML (default: generated for ../shared/data/fire_smoke_indoor)"),
     epochs: int = typer.Option(100, "--epochs", min=1),
     imgsz: int = typer.Option(320, "--imgsz", min=32),
@@ -295,17 +295,17 @@ def models_train(
     oversample: list[str] = typer.Option([], "--oversample", help="CLASS=N: images holding CLASS appear N times per epoch, e.g. smoke=3"),
     negatives: Optional[str] = typer.Option(None, "--negatives", help="Fire-free background images added to train: care-ward (half of the care-ward frames; the other half stays for the false-alarm tests) or a folder"),
 ) -> None:
-    """Train the fire/smoke detector, or the person detector (`person`: the set `vigil models person-set` writes),
+    """Train the fire/smoke detector, or the person detector (`person`: the set `vigil models class-set person` writes),
     with ultralytics; writes run.json beside the weights."""
     if task not in ("fire-smoke", "person"):
         _fail(f"unknown training task {task!r} (known: fire-smoke, person)")
     if task == "person":
         from datetime import datetime as _dt
 
-        from vigil.models.person_data import OUT as PERSON_SET
-        data = data or PERSON_SET / "data.yaml"
+        from vigil.models.class_sets import OUT_ROOT
+        data = data or OUT_ROOT / "person" / "data.yaml"
         if not data.is_file():
-            _fail(f"{data}: no person training set; run `vigil models person-set` first")
+            _fail(f"{data}: no person training set; run `vigil models class-set person` first")
         name = name or f"person-{Path(init).stem}-{imgsz}-{_dt.now():%Y%m%d-%H%M%S}"
     if data:
         _check(yaml_mapping, data, "--data", keys=("train", "val"))
@@ -421,18 +421,20 @@ def models_splits(
     _emit(result, lines, as_json)
 
 
-@models_app.command("person-set")
-def models_person_set(
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write (default: .vigil-data/datasets/person_cctv)"),
+@models_app.command("class-set")
+def models_class_set(
+    name: str = typer.Argument(..., help="person, or fire-smoke-cctv"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write (default: .vigil-data/datasets/NAME)"),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
 ) -> None:
-    """Write the person-only training set (cctv_intelligence and care_ward people as class 0, from the train and val
-    sides of `vigil models splits`; images linked, not copied) for `vigil models train person --data`."""
-    from vigil.models.person_data import OUT, write_person_set
+    """Write a training set with vigil's classes from the sides of `vigil models splits` (images linked, never
+    copied; labels mapped by class name): person (CCTV and care-ward people), fire-smoke-cctv (the indoor photos
+    plus surveillance frames). Train on it with `vigil models train person|fire-smoke --data .../data.yaml`."""
+    from vigil.models.class_sets import write_set
 
     with _usage_errors(FileNotFoundError, ValueError):
-        result = write_person_set(out or OUT)
-    _emit(result, lambda r: [f"{k:<24} {v['images']} images, {v['people']} people, {v['background']} without people"
+        result = write_set(name, out)
+    _emit(result, lambda r: [f"{k:<28} {v['images']} images, {v['boxes']} boxes, {v['background']} without any"
                              for k, v in r["sources"].items()] + [f"data: {r['out']}/data.yaml"], as_json)
 
 

@@ -150,6 +150,15 @@ def test_counts_are_stored_hourly_and_feed_the_statistics(tmp_path, db_url):
             when = at + timedelta(minutes=25 * k)  # 23:10, 23:35 (hour 15 UTC), 00:00, 00:25 (hour 16 UTC)
             rt.sink.crossed(Crossing("gate1", "院内", direction, 0.0, when, night, k))
         assert rt.gate_counts.waiting == 0
+        # the counter sits in the service's sink beside the event store: events still reach every sink that takes
+        # them (a counter has no started/ended of its own)
+        from vigil.api.db import EventRow
+        from vigil.vision.events import EventRecord
+        ev = EventRecord("gate1", "院内", "gate", 1.0, at, 0.8, {}, {"alarm": "night_exit"})
+        rt.sink.started(ev, b"\xff\xd8\xff\xd9")
+        rt.sink.ended(ev)
+        with rt.sessions() as s:
+            assert [(r.rule, r.state) for r in s.scalars(select(EventRow))] == [("gate", "closed")]
         with rt.sessions() as s:
             rows = {(r.hour.astimezone(timezone.utc).hour, r.entries, r.exits, r.night_out, r.institution_id)
                     for r in s.scalars(select(GateCountRow))}

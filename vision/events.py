@@ -36,27 +36,29 @@ class EventSink(Protocol):
 
 
 class FanoutSink:
-    """Hands every change to several sinks in order."""
+    """Hands every change to several sinks in order; a sink without a method (a counter that records only
+    crossings, an event sink that records none) is skipped for it."""
 
-    def __init__(self, *sinks: EventSink):
+    def __init__(self, *sinks):
         self.sinks = sinks
 
-    def started(self, event, snapshot_jpeg):
+    def _each(self, name: str, *args) -> None:
         for s in self.sinks:
-            s.started(event, snapshot_jpeg)
+            method = getattr(s, name, None)
+            if method is not None:
+                method(*args)
+
+    def started(self, event, snapshot_jpeg):
+        self._each("started", event, snapshot_jpeg)
 
     def updated(self, event, snapshot_jpeg):
-        for s in self.sinks:
-            s.updated(event, snapshot_jpeg)
+        self._each("updated", event, snapshot_jpeg)
 
     def ended(self, event):
-        for s in self.sinks:
-            s.ended(event)
+        self._each("ended", event)
 
     def crossed(self, crossing):
-        for s in self.sinks:
-            if hasattr(s, "crossed"):
-                s.crossed(crossing)
+        self._each("crossed", crossing)
 
 
 @dataclass(frozen=True)

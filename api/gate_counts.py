@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from vigil.api.db import as_utc
 from vigil.api.db_gate import GateCountRow
 from vigil.vision.events import Crossing
 
@@ -23,8 +24,7 @@ log = logging.getLogger("vigil.api")
 
 def hour_of(wall: datetime) -> datetime:
     """The start of the UTC hour `wall` (aware, or naive UTC) falls in."""
-    utc = wall.astimezone(timezone.utc) if wall.tzinfo else wall.replace(tzinfo=timezone.utc)
-    return utc.replace(minute=0, second=0, microsecond=0)
+    return as_utc(wall).replace(minute=0, second=0, microsecond=0)
 
 
 class GateCounter:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from tests.test_rule_logic import PERSON, ListSink, ScriptedDetector, SlotReader, control_room_camera, dets
-from tests.vigil_fixtures import service_config
+from test_rule_logic import PERSON, ListSink, ScriptedDetector, SlotReader, control_room_camera, dets
+from vigil_fixtures import service_config
 from vigil.config import parse_config
 from vigil.vision.pipeline import CameraPipeline
 
@@ -85,7 +85,7 @@ def test_person_model_sees_people_from_the_ceiling_the_coco_model_misses(tmp_pat
     0.151, 0.229). The bounds leave room for ONNX Runtime differences, not for a worse model."""
     import json
 
-    from tests.helpers import run_vigil, shared_path
+    from helpers import run_vigil, shared_path
 
     shared_path("data", "care_ward", "valid", "images")
     from vigil.models.splits import write_splits

@@ -110,17 +110,10 @@ def street():
     """The bench's street clip helpers and the project's default objects model (needs ../shared)."""
     shared_path("data", "video", "street_crowd.mp4")
     shared_path("data", "cctv_intelligence", "images")
-    from vigil.models.catalogue import default_model
     from vigil.vision import bench_rules
-    from vigil.vision.detector import load_detector
+    from vigil_fixtures import default_objects_detector
 
-    entry = default_model("objects")
-    path = entry.path
-    if not path.exists() and entry.location == "generated":
-        shared_path(*entry.generated_from.split("/"))
-        from vigil.models.yolov5_coco import ensure_built
-        path = ensure_built(path)
-    return bench_rules, load_detector(path, entry.imgsz or 320, 0.25)
+    return bench_rules, default_objects_detector()
 
 
 def test_bag_left_on_the_street_raises_the_event_with_its_box(street):

@@ -17,6 +17,22 @@ SECRET = "s3cret-pw-4711"
 ASSETS = None
 
 
+def default_objects_detector():
+    """The catalogue's default objects model as the service loads it (score 0.25); the generated COCO ONNX is built
+    from ../shared when missing, as `make models` would."""
+    from helpers import shared_path
+    from vigil.models.catalogue import default_model
+    from vigil.vision.detector import load_detector
+
+    entry = default_model("objects")
+    path = entry.path
+    if not path.exists() and entry.location == "generated":
+        shared_path(*entry.generated_from.split("/"))
+        from vigil.models.yolov5_coco import ensure_built
+        path = ensure_built(path)
+    return load_detector(path, entry.imgsz or 320, 0.25)
+
+
 def ultralytics_asset(name: str) -> Path:
     import ultralytics
     return Path(ultralytics.__file__).parent / "assets" / name

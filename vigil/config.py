@@ -210,10 +210,8 @@ class GateRule(RuleBase):
         return hhmm(v)
 
     def is_night(self, when: datetime) -> bool:
-        """Whether local wall time `when` lies in the night window (an overnight window when end < start)."""
-        s, e = ScheduleWindow._minutes(self.night_start), ScheduleWindow._minutes(self.night_end)
-        now = when.hour * 60 + when.minute
-        return s <= now < e if s <= e else (now >= s or now < e)
+        """Whether local wall time `when` lies in the night window (an overnight window when end < start), every day."""
+        return ScheduleWindow(start=self.night_start, end=self.night_end).contains(when)
 
 
 Rule = Annotated[Union[BlockedExitRule, UnattendedRoomRule, EbikeIndoorRule, FireSmokeRule, GateRule], Field(discriminator="type")]

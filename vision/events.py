@@ -73,8 +73,3 @@ class Crossing:
     night: bool  # inside the rule's night window
     track_id: int
 
-
-class CrossingSink(Protocol):
-    """A sink that also records gate crossings (optional: sinks without `crossed` are skipped)."""
-
-    def crossed(self, crossing: Crossing) -> None: ...

@@ -51,7 +51,6 @@ class CameraPipeline:
         self.frames_processed = 0
         self.person_checks = 0  # object-model runs a person check asked for (see wants_persons)
         self.last_detections = None
-        self.crossings = {"in": 0, "out": 0}  # gate crossings counted on this camera
 
     def wants_persons(self, fire: Detections | None) -> bool:
         """Whether a rule needs this frame's own persons, given its fire detections (the fire rule's person
@@ -103,7 +102,7 @@ class CameraPipeline:
             if m.rule.type == "fire_smoke" and fire is None:
                 continue  # the fire model did not run on this frame: nothing new to judge
             obs = m.rule.observe(ctx)
-            self._count(m.rule.take_counts())
+            self._record(m.rule.take_counts())
             change = m.timer.update(t, obs.active)
             if change == "start":
                 ev = EventRecord(self.camera.id, m.rule.zone_name, m.rule.type, t, wall, round(float(obs.confidence), 4),
@@ -122,14 +121,11 @@ class CameraPipeline:
                 self.sink.updated(m.event, self._snapshot(m, image, obs))
         return changed
 
-    def _count(self, crossings: list[Crossing]) -> None:
-        """Hand a gate rule's crossings to the sink (when it records them) and keep this camera's totals."""
-        if not crossings:
-            return
+    def _record(self, crossings: list[Crossing]) -> None:
+        """Hand a gate rule's crossings to the sink, when it records them (the rule keeps the totals)."""
         record = getattr(self.sink, "crossed", None)
-        for c in crossings:
-            self.crossings[c.direction] += 1
-            if record is not None:
+        if record is not None:
+            for c in crossings:
                 record(c)
 
     def close_events(self, t: float, wall: datetime, reason: str) -> list[EventRecord]:

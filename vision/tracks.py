@@ -7,8 +7,8 @@ box overlap (IoU), or, for a fast walker at a low detection rate whose boxes no 
 box centres relative to the box size; never two boxes of very different heights (in a crowd, the person behind).
 Tracks unseen for `max_age_s` end.
 
-Ids are unique for the tracker's life; `update` returns, per detection, the id of its track (-1 for a weak detection
-that continues nothing)."""
+Ids are unique for the tracker's life; `update` returns, per detection, its track (None for a weak detection that
+continues nothing)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -92,10 +92,11 @@ class PersonTracks:
         tr.box, tr.t, tr.confidence = box.astype(np.float32), t, conf
         tr.hits += 1
 
-    def update(self, people: Detections, t: float) -> np.ndarray:
-        """Match this frame's people (one class) to the tracks; returns each detection's track id (-1: none)."""
+    def update(self, people: Detections, t: float) -> list[Track | None]:
+        """Match this frame's people (one class) to the tracks; returns each detection's track (None: a weak
+        detection that continues nothing)."""
         self.tracks = [tr for tr in self.tracks if t - tr.t <= self.max_age_s]
-        ids = np.full(len(people), -1, np.int64)
+        out: list[Track | None] = [None] * len(people)
         strong = np.flatnonzero(people.confidence >= self.high)
         weak = np.flatnonzero((people.confidence >= self.low) & (people.confidence < self.high))
         free = list(range(len(self.tracks)))
@@ -107,17 +108,14 @@ class PersonTracks:
             for ti, bi in pairs:
                 det = int(group[bi])
                 self._continue(cand[ti], people.xyxy[det], float(people.confidence[det]), t)
-                ids[det] = cand[ti].id
+                out[det] = cand[ti]
             taken = {ti for ti, _ in pairs}
             free = [free[k] for k in range(len(free)) if k not in taken]
         for det in strong:
-            if ids[det] < 0:
+            if out[det] is None:
                 tr = Track(self._next_id, people.xyxy[det].astype(np.float32), t,
                            confidence=float(people.confidence[det]))
                 self._next_id += 1
                 self.tracks.append(tr)
-                ids[det] = tr.id
-        return ids
-
-    def get(self, track_id: int) -> Track | None:
-        return next((tr for tr in self.tracks if tr.id == track_id), None)
+                out[det] = tr
+        return out

@@ -34,7 +34,7 @@ class Gate(ZoneRule):
     def __init__(self, params, zone_name, polygon):
         super().__init__(params, zone_name, polygon)
         self.tracks = PersonTracks(high=params.min_confidence, low=params.min_confidence / 2, max_age_s=params.max_gap_s)
-        self.totals = {"in": 0, "out": 0, "night_out": 0}  # since the rule was built
+        self.totals = {"in": 0, "out": 0}  # crossings since the rule was built
         self._pending: list[Crossing] = []
         self._last_night_exit: float | None = None
         self._event_exits = 0
@@ -62,17 +62,16 @@ class Gate(ZoneRule):
         p = self.params
         geom = self.zone(ctx.image)
         people = ctx.persons.above(p.min_confidence / 2)
-        ids = self.tracks.update(people, ctx.t)
+        tracks = self.tracks.update(people, ctx.t)
         margin_px = p.margin * geom.height
         exits: list[int] = []
-        for i, tid in enumerate(ids):
-            if tid < 0:
+        for i, track in enumerate(tracks):
+            if track is None:
                 continue
             x0, y0, x1, y1 = (float(v) for v in people.xyxy[i])
             # a box cut by the frame's bottom edge does not show the feet: where the person stands is unknown
             side = 0 if y1 >= geom.height - 2 else self._side(geom.points, (x0 + x1) / 2, y1, margin_px)
-            track = self.tracks.get(int(tid))
-            if track is None or not side:
+            if not side:
                 continue
             prev = track.state.get("side")
             height = y1 - y0
@@ -94,9 +93,8 @@ class Gate(ZoneRule):
                 night = p.is_night(ctx.wall)
                 self.totals[direction] += 1
                 if p.count:
-                    self._pending.append(Crossing(ctx.camera_id, self.zone_name, direction, ctx.t, ctx.wall, night, int(tid)))
+                    self._pending.append(Crossing(ctx.camera_id, self.zone_name, direction, ctx.t, ctx.wall, night, track.id))
                 if direction == "out" and night:
-                    self.totals["night_out"] += 1
                     exits.append(i)
         if exits and p.night_exit_alarm:
             if self._last_night_exit is None or ctx.t - self._last_night_exit > p.hold_s:
@@ -106,7 +104,7 @@ class Gate(ZoneRule):
             self._exit_boxes = people[np.array(exits)]
             self._exit_conf = float(self._exit_boxes.confidence.max())
         active = self._last_night_exit is not None and ctx.t - self._last_night_exit <= p.hold_s
-        detail = {"in": self.totals["in"], "out": self.totals["out"]}
+        detail = dict(self.totals)
         if active:
             detail |= {"alarm": "night_exit", "exits": self._event_exits, "night": f"{p.night_start}-{p.night_end}",
                        "condition_since_s": self._last_night_exit}

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from vigil.models.catalogue import PROJECT_ROOT
-from vigil.models.datasets import label_for
+from vigil.models.datasets import data_names, label_for
 from vigil.models.splits import SPLITS_DIR
 
 OUT_ROOT = PROJECT_ROOT / ".vigil-data" / "datasets"
@@ -30,10 +30,6 @@ SETS: dict[str, tuple[tuple[str, ...], dict[str, dict[str, str]]]] = {
     "fire-smoke-cctv": (("fire", "smoke"), {"fire_smoke_indoor": {"fire": "fire", "smoke": "smoke"},
                                             "cctv_intelligence": {"fire": "fire", "smoke": "smoke"}}),
 }
-
-
-def _names(data_yaml: Path) -> dict[int, str]:
-    return {int(k): str(v) for k, v in yaml.safe_load(data_yaml.read_text())["names"].items()}
 
 
 def write_set(name: str, out: Path | None = None, splits: Path = SPLITS_DIR) -> dict:
@@ -54,7 +50,7 @@ def write_set(name: str, out: Path | None = None, splits: Path = SPLITS_DIR) -> 
             src = splits / set_name
             if not (src / f"{side}.txt").is_file():
                 raise FileNotFoundError(f"{src / (side + '.txt')}: run `vigil models splits` first")
-            ids = {i: classes.index(mapping[n]) for i, n in _names(src / "data.yaml").items() if n in mapping}
+            ids = {i: classes.index(mapping[n]) for i, n in data_names(src / "data.yaml").items() if n in mapping}
             stats = {"images": 0, "boxes": 0, "background": 0}
             for line in (src / f"{side}.txt").read_text().splitlines():
                 if not line.strip():

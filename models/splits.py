@@ -35,7 +35,7 @@ from pathlib import Path
 import yaml
 
 from vigil.models.catalogue import PROJECT_ROOT, shared_dir
-from vigil.models.datasets import DatasetMissing, label_for, source_group, split_images
+from vigil.models.datasets import DatasetMissing, data_names, label_for, source_group, split_images
 
 SPLITS_DIR = PROJECT_ROOT / ".vigil-data" / "splits"
 CCTV = "data/cctv_intelligence"
@@ -148,11 +148,6 @@ def _write(out: Path, name: str, names: dict[int, str], train: list[Path], val: 
     return dest / "data.yaml"
 
 
-def _names(yaml_path: Path) -> dict[int, str]:
-    names = (yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}).get("names") or {}
-    return dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
-
-
 def _class_counts(files: list[Path], classes: dict[Path, set[int]], names: dict[int, str]) -> dict[str, int]:
     out = {n: 0 for n in names.values()}
     for p in files:
@@ -194,7 +189,7 @@ def cctv_intelligence_split(out: Path, val_share: float = 0.2, seed: int = 0, gr
     unlisted = [p for p in split_images(root / "images") if p.resolve() not in listed]
     if unlisted:
         raise ValueError(f"{len(unlisted)} cctv_intelligence images are not in {table.name}, e.g. {unlisted[0].name}")
-    return _grouped_split("cctv_intelligence", out, _names(root / "data.yaml"), groups, val_share, seed,
+    return _grouped_split("cctv_intelligence", out, data_names(root / "data.yaml"), groups, val_share, seed,
                           f"by {group} (all three augmented copies of a source frame on one side)",
                           {"group": group, "source_frames": len(set(source_of.values()))})
 
@@ -212,7 +207,7 @@ def care_ward_split(out: Path, val_share: float = 0.2, seed: int = 0) -> Path:
             unmapped.add(room)
         groups.setdefault(room, []).append(img.resolve())
     recordings = sorted({source_group(p) for m in groups.values() for p in m})
-    return _grouped_split("care_ward", out, _names(root / "data.yaml"), groups, val_share, seed,
+    return _grouped_split("care_ward", out, data_names(root / "data.yaml"), groups, val_share, seed,
                           "by room (recordings mapped to rooms by eye: vigil.models.splits.CARE_WARD_ROOMS)",
                           {"recordings": len(recordings), "rooms": len(groups),
                            "unmapped_recordings": sorted(unmapped)}, CARE_WARD_ALIASES)

@@ -32,6 +32,7 @@ from vigil.models.ultralytics_env import cpu_threads, logs_to_stderr
 
 DEFAULT_OUT = PROJECT_ROOT / ".vigil-data" / "train"
 INITS = ("coco", "coco-v8", "scratch")
+TASKS = ("fire-smoke", "person")
 
 
 @dataclass
@@ -50,12 +51,15 @@ class TrainConfig:
     patience: int = 100
     train_images: int | None = None  # seeded subset sizes (smoke tests, quick runs); None: whole split
     val_images: int | None = None
-    name: str | None = None  # run folder name; default fire-smoke-<init>-<imgsz>-<timestamp>
+    name: str | None = None  # run folder name; default <task>-<init>-<imgsz>-<timestamp>
     extra: dict = field(default_factory=dict)  # further ultralytics train arguments (augmentation, lr, ...)
     oversample: dict = field(default_factory=dict)  # class name -> times an image holding it is repeated per epoch
     negatives: str | None = None  # background images added to train: 'care-ward' (its negatives half) or a folder
+    task: str = "fire-smoke"  # what is trained (run name and record): fire-smoke or person
 
     def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
         if self.init not in INITS and not (self.init.endswith(".pt") and Path(self.init).is_file()):
             raise ValueError(f"init must be one of {INITS} or an existing .pt checkpoint, not {self.init!r}")
         if self.data and (self.train_images or self.val_images or self.negatives):
@@ -150,7 +154,7 @@ def train(cfg: TrainConfig) -> dict:
     logs_to_stderr()
     started = datetime.now().astimezone()
     out = Path(cfg.out) if cfg.out else DEFAULT_OUT
-    name = cfg.name or f"fire-smoke-{Path(cfg.init).stem}-{cfg.imgsz}-{started:%Y%m%d-%H%M%S}"
+    name = cfg.name or f"{cfg.task}-{Path(cfg.init).stem}-{cfg.imgsz}-{started:%Y%m%d-%H%M%S}"
     run_dir = (out / name).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -174,7 +178,7 @@ def train(cfg: TrainConfig) -> dict:
     )
     train_args.update(cfg.extra)
     record = {
-        "task": "fire-smoke",
+        "task": cfg.task,
         "started": started.isoformat(),
         "run_dir": str(run_dir),
         "config": asdict(cfg),

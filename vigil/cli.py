@@ -297,16 +297,15 @@ def models_train(
 ) -> None:
     """Train the fire/smoke detector, or the person detector (`person`: the set `vigil models class-set person` writes),
     with ultralytics; writes run.json beside the weights."""
-    if task not in ("fire-smoke", "person"):
-        _fail(f"unknown training task {task!r} (known: fire-smoke, person)")
-    if task == "person":
-        from datetime import datetime as _dt
+    from vigil.models.train import TASKS
 
+    if task not in TASKS:
+        _fail(f"unknown training task {task!r} (known: {', '.join(TASKS)})")
+    if task == "person":
         from vigil.models.class_sets import OUT_ROOT
         data = data or OUT_ROOT / "person" / "data.yaml"
         if not data.is_file():
             _fail(f"{data}: no person training set; run `vigil models class-set person` first")
-        name = name or f"person-{Path(init).stem}-{imgsz}-{_dt.now():%Y%m%d-%H%M%S}"
     if data:
         _check(yaml_mapping, data, "--data", keys=("train", "val"))
     if init not in ("coco", "coco-v8", "scratch"):
@@ -329,7 +328,8 @@ def models_train(
     with _usage_errors(ValueError):
         cfg = TrainConfig(oversample=over, negatives=negatives, data=str(data) if data else None, epochs=epochs, imgsz=imgsz, device=device, init=init,
                           batch=batch, fraction=fraction, out=str(out) if out else None, seed=seed, workers=workers,
-                          threads=threads, patience=patience, train_images=train_images, val_images=val_images, name=name, extra=extra)
+                          threads=threads, patience=patience, train_images=train_images, val_images=val_images, name=name, extra=extra,
+                          task=task)
     record = train(cfg)
     typer.echo(summary_line(record))
 

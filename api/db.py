@@ -100,3 +100,4 @@ from vigil.api import db_inventory as _db_inventory  # noqa: E402,F401  (registe
 from vigil.api import db_outbox as _db_outbox  # noqa: E402,F401  (registers the outbox tables on Base)
 from vigil.api import db_ledger as _db_ledger  # noqa: E402,F401  (registers the hazard ledger tables on Base)
 from vigil.api import db_gate as _db_gate  # noqa: E402,F401  (registers the gate counts table on Base)
+from vigil.api import db_cluster as _db_cluster  # noqa: E402,F401  (registers the cluster tables on Base)

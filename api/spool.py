@@ -72,14 +72,16 @@ def record_body(ev: EventRecord) -> dict:
     return {"camera_id": ev.camera_id, "zone": ev.zone, "rule": ev.rule, "started_t": ev.started_t,
             "started_wall": ev.started_wall.isoformat(), "peak_confidence": ev.peak_confidence, "params": ev.params,
             "detail": ev.detail, "ended_t": ev.ended_t,
-            "ended_wall": ev.ended_wall.isoformat() if ev.ended_wall else None, "id": ev.id}
+            "ended_wall": ev.ended_wall.isoformat() if ev.ended_wall else None, "id": ev.id,
+            "stored_key": ev.stored_key}
 
 
 def record_of(body: dict) -> EventRecord:
     return EventRecord(body["camera_id"], body["zone"], body["rule"], body["started_t"],
                        datetime.fromisoformat(body["started_wall"]), body["peak_confidence"], body["params"] or {},
                        body["detail"] or {}, body.get("ended_t"),
-                       datetime.fromisoformat(body["ended_wall"]) if body.get("ended_wall") else None, body.get("id"))
+                       datetime.fromisoformat(body["ended_wall"]) if body.get("ended_wall") else None, body.get("id"),
+                       body.get("stored_key"))
 
 
 def _size(n: int) -> str:

@@ -33,7 +33,10 @@ log = logging.getLogger("vigil.api")
 
 
 def event_key(ev: EventRecord) -> str:
-    """Stable key of an event: one open event per (camera, zone, rule), so these and its start name it."""
+    """Stable key of an event: one open event per (camera, zone, rule), so these and its start name it (an event
+    taken over from another node keeps the key it was stored with)."""
+    if ev.stored_key:
+        return ev.stored_key
     return messages.stable_id("event", ev.camera_id, ev.zone or "", ev.rule, _utc(ev.started_wall).isoformat(),
                               repr(float(ev.started_t)))
 
@@ -91,6 +94,16 @@ class EventStore:
                 r.clip_status, r.clip_path = "failed", None
                 r.detail = dict(r.detail or {}, clip_error="service restarted while recording")
             return len(rows)
+
+    def open_events(self, camera_id: str) -> list[EventRecord]:
+        """The camera's events still open in the database, as records a pipeline can continue (cluster mode: a camera
+        taken over from a lost or emptied node goes on with them instead of opening them a second time)."""
+        with self.sessions() as s:
+            rows = s.scalars(select(EventRow).where(EventRow.camera_id == camera_id, EventRow.state == "open")
+                             .order_by(EventRow.id)).all()
+            return [EventRecord(r.camera_id, r.zone, r.rule, float(r.stream_start_s or 0.0), _utc(r.started_at),
+                                float(r.peak_confidence), dict(r.params or {}), dict(r.detail or {}), id=r.id,
+                                stored_key=r.event_key) for r in rows]
 
     def _abs(self, rel: str) -> Path:
         return self.media_dir / rel

@@ -11,6 +11,6 @@ if ! command -v "$PY" >/dev/null 2>&1; then echo "ERROR: $PY not found (vigil ne
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip setuptools wheel
 $PIP install -q "torch==2.14.1" "torchvision==0.29.1"
-$PIP install -q -e ".[test]"
+$PIP install -q -e ".[test,cluster]"
 # ultralytics pulls opencv-python; keep exactly one OpenCV build.
 echo "venv: ready ($($VENV/bin/python -c 'import torch, ultralytics, cv2; print("torch", torch.__version__, "ultralytics", ultralytics.__version__, "opencv", cv2.__version__)'))"

@@ -25,6 +25,8 @@ from vigil.cli_inventory import inventory_app  # noqa: E402
 app.add_typer(inventory_app, name="inventory")
 from vigil.cli_report import report_app  # noqa: E402
 app.add_typer(report_app, name="report")
+from vigil.cli_cluster import cluster_app  # noqa: E402
+app.add_typer(cluster_app, name="cluster")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,16 +120,24 @@ def serve(
     host: Optional[str] = typer.Option(None, help="Override server.host"),
     port: Optional[int] = typer.Option(None, min=1, max=65535, help="Override server.port"),
     log_level: str = typer.Option("info", help="Log level"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Ray cluster address (e.g. HEAD:6379 or auto): the "
+                                          "cameras run on the cluster's nodes; this process serves the API (cluster.address)"),
 ) -> None:
     """Run the service: cameras, rules, events, API and review UI."""
     cfg = _load(config)  # before the heavy imports: a bad file is reported at once
+    if cluster:
+        cfg = cfg.model_copy(update={"cluster": cfg.cluster.model_copy(update={"address": cluster})})
     import uvicorn
 
     from vigil.api.app import create_app
     from vigil.service import Runtime
 
     _logging(log_level)
-    rt = Runtime(cfg)
+    if cfg.cluster.address:
+        from vigil.cluster.ray_backend import start_cluster_mode
+        rt = start_cluster_mode(cfg)
+    else:
+        rt = Runtime(cfg)
     h, p = host or cfg.server.host, port or cfg.server.port
     typer.echo(f"vigil: web app at http://{h}:{p}/app/  (the API is described at /openapi.json once logged in)")
     try:

@@ -17,6 +17,7 @@ from pydantic import SecretStr, BaseModel, ConfigDict, Field, ValidationError, V
 from vigil.outbox.config import NotificationsConfig, SpoolConfig  # notifications and the event spool (issue #15)
 from vigil.ledger.config import HazardsConfig  # the hazard ledger (issue #16)
 from vigil.live_config import LiveConfig  # live viewing: WebRTC relay, MJPEG fallback (issue #17)
+from vigil.cluster.config import ClusterConfig  # cluster mode on Ray (issue #19)
 
 SiteKind = Literal["gate", "control_room", "corridor", "exit", "stairwell", "lobby", "other"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -381,6 +382,7 @@ class VigilConfig(Strict):
     notifications: NotificationsConfig = F(default_factory=NotificationsConfig, title="Notifications", description="Webhooks, MQTT and the event stream (transactional outbox).")
     hazards: HazardsConfig = F(default_factory=HazardsConfig, title="Hazards", description="The hazard ledger: deadlines, escalation, the camera re-check, uploads, complaints.")
     live: LiveConfig = F(default_factory=LiveConfig, title="Live view", description="WebRTC relay of the camera's own H.264, viewer caps, ICE addresses, the MJPEG fallback.")
+    cluster: ClusterConfig = F(default_factory=ClusterConfig, title="Cluster", description="Cameras spread over a Ray cluster with failover (issue #19); absent: one box.")
 
     @model_validator(mode="after")
     def _refs(self) -> "VigilConfig":

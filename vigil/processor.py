@@ -95,6 +95,11 @@ class CameraProcessor:
         self.last_error: str | None = None
         self._last_t: float | None = None
         self._started_mono = time.monotonic()
+        # cluster mode, a camera moved here: when its previous node last saw a frame, and the move (for the gap event)
+        self._gap_from: datetime | None = None
+        self._move: dict = {}
+        self.gap_s: float | None = None  # the move's gap, once the first frame here has come
+        self.first_rules_wall: float | None = None  # time.time() of the first frame through the rules
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> "CameraProcessor":
@@ -123,6 +128,26 @@ class CameraProcessor:
             self.camera, self.pipeline = camera, pipeline
             self.remembered = self.last_fire = self.latest_detections = None
             self._set_rates()
+
+    def take_over(self, events: list[EventRecord], last_seen: datetime | None, move: dict) -> list[EventRecord]:
+        """Cluster mode: this camera moved here from another node. Its events still open there go on here (the same
+        rows: nothing opens twice); the time without frames, from `last_seen` on its old node to the first frame here,
+        becomes a camera_offline event when it reaches the camera's `offline_after_s`. Returns the events no rule of
+        this pipeline continues (the caller ends them)."""
+        offline = [e for e in events if e.rule == "camera_offline"]
+        left = self.pipeline.adopt([e for e in events if e.rule != "camera_offline"])
+        with self._lock:
+            if offline:
+                self.offline_event = offline[0]  # ends when frames come, like its own
+                left += offline[1:]
+            self._gap_from, self._move = last_seen, dict(move)
+        return left
+
+    def hand_over(self) -> None:
+        """Stop without ending the open events (cluster mode: the camera moves to another node, which continues them)."""
+        with self._lock:
+            self.stopped = True
+        self.reader.stop()
 
     def retire(self, reason: str) -> None:
         """Stop for good (the camera was removed or disabled): its open events end with `reason`, then the reader."""
@@ -182,6 +207,8 @@ class CameraProcessor:
             h, w = frame.image.shape[:2]
             self.latest_detections = LatestDetections(frame.wall, w, h, self.remembered, self.last_fire)
         self.rules_rate.tick(now)
+        if self.first_rules_wall is None:
+            self.first_rules_wall = time.time()
         try:
             self.pipeline.process(frame.image, frame.pts_s, datetime.fromtimestamp(frame.wall, self.tz),
                                   precomputed=True, objects=self.remembered, fire=fire,
@@ -200,15 +227,21 @@ class CameraProcessor:
                 self._check_offline()
 
     def _check_offline(self) -> None:
+        if self._gap_from is not None and self.reader.last_frame is not None:
+            self._record_gap(self.reader.last_frame.wall)
         since = self.reader.health.seconds_since_frame()
+        moved = since is None and self._gap_from is not None  # no frame here yet since the camera moved
         if since is None:
-            since = time.monotonic() - self._started_mono
+            since = time.time() - self._gap_from.timestamp() if moved else time.monotonic() - self._started_mono
         offline = since >= self.camera.offline_after_s
         if offline and self.offline_event is None:
             t = time.monotonic() - self._started_mono
-            ev = EventRecord(self.camera.id, None, "camera_offline", t, self._now(), 1.0,
-                             {"offline_after_s": self.camera.offline_after_s},
-                             {"seconds_without_frames": round(since, 1), "last_error": self.reader.health.last_error})
+            detail = {"seconds_without_frames": round(since, 1), "last_error": self.reader.health.last_error}
+            if moved:  # the time without frames counts from the last frame on the camera's previous node
+                detail.update(self._move, last_error="camera moved between nodes")
+            ev = EventRecord(self.camera.id, None, "camera_offline", t - (since if moved else 0.0),
+                             self._gap_from.astimezone(self.tz) if moved else self._now(), 1.0,
+                             {"offline_after_s": self.camera.offline_after_s}, detail)
             self.offline_event = ev
             self.sink.started(ev, self._offline_snapshot())
             log.warning("camera %s: offline for %.0f s, event raised", self.camera.id, since)
@@ -219,6 +252,22 @@ class CameraProcessor:
             self.offline_event = None
             self.sink.ended(ev)
             log.info("camera %s: back online, offline event ended", self.camera.id)
+
+    def _record_gap(self, first_wall: float) -> None:
+        gap_from, self._gap_from = self._gap_from, None
+        self.gap_s = gap = max(0.0, first_wall - gap_from.timestamp())
+        if gap < self.camera.offline_after_s or self.offline_event is not None:
+            return
+        t = time.monotonic() - self._started_mono
+        ev = EventRecord(self.camera.id, None, "camera_offline", t - gap, gap_from.astimezone(self.tz), 1.0,
+                         {"offline_after_s": self.camera.offline_after_s},
+                         {"seconds_without_frames": round(gap, 1), "last_error": "camera moved between nodes",
+                          **self._move})
+        self.sink.started(ev, None)
+        ev.ended_t, ev.ended_wall = t, datetime.fromtimestamp(first_wall, self.tz)
+        ev.detail["end_reason"] = "frames returned on the new node"
+        self.sink.ended(ev)
+        log.warning("camera %s: %.1f s without frames while it moved, camera_offline event recorded", self.camera.id, gap)
 
     def _offline_snapshot(self) -> bytes:
         last = self.reader.last_frame

@@ -5,12 +5,17 @@ empty database takes the config's institutions and cameras; afterwards the datab
 `cfg.institutions` / `cfg.cameras` are its in-memory view. `apply_inventory()` (called by the API after each
 committed change) reloads it and makes the cameras match: a camera added starts, one removed or disabled stops, one
 whose zones or rules changed gets a new pipeline from its next frame (same stream), one whose stream changed
-restarts; institutions' regions, and so every scope, follow at once."""
+restarts; institutions' regions, and so every scope, follow at once.
+
+Cluster mode (issue #19, vigil/cluster) splits the same Runtime by `role`: `control` (the API processes and the
+cluster maintainer: everything but cameras) and `cameras` (one per node: only the cameras in `only`, which the
+maintainer sets; no inventory seeding, no dispatcher, ledger or media pruning, which the control side runs)."""
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,13 +41,21 @@ log = logging.getLogger("vigil.service")
 
 class Runtime:
     def __init__(self, cfg: VigilConfig, *, start_cameras: bool = True, reader_settings: ReaderSettings | None = None,
-                 extra_sink: EventSink | None = None, import_inventory: bool = False):
+                 extra_sink: EventSink | None = None, import_inventory: bool = False, role: str = "all",
+                 data_dir: Path | None = None):
         """`import_inventory`: upsert the config's institutions and cameras into the database even when it holds an
-        inventory already (the demo, whose camera URLs change per run); else only an empty database takes them."""
+        inventory already (the demo, whose camera URLs change per run); else only an empty database takes them.
+        `role`: all (one box, the default), control or cameras (cluster mode, see above); `data_dir` overrides
+        storage.data_dir (a cluster node's own media and spool)."""
+        if role not in ("all", "control", "cameras"):
+            raise ValueError(f"role must be all, control or cameras, not {role!r}")
+        self.role = role
+        self.only: set[str] | None = None  # cameras role: the cameras this node holds (the maintainer sets them)
+        self.handover: dict[str, dict] = {}  # camera id -> {last_seen, from, reason}: a camera taken from another node
         self.cfg = cfg
         self.tz = ZoneInfo(cfg.server.timezone)
         self.clock: Clock = Clock()  # deadlines, escalation, statistics (tests put a ManualClock here)
-        self.data_dir = Path(cfg.storage.data_dir).resolve()
+        self.data_dir = Path(data_dir or cfg.storage.data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.database_url = cfg.storage.database_url or default_sqlite_url(self.data_dir)
         self.engine = make_engine(self.database_url)
@@ -52,13 +65,15 @@ class Runtime:
         self._watch_stop = threading.Event()
         self.inventory_poll_s = 5.0
         self.cameras_live = False  # start() turns it on: from then on apply_inventory starts and stops cameras
-        self._seed_inventory(cfg, import_inventory)
+        if role != "cameras":
+            self._seed_inventory(cfg, import_inventory)
         with self.sessions() as s:
             institutions, cameras = inventory.load(s)
         self.cfg = cfg = cfg.model_copy(update={"institutions": institutions, "cameras": cameras})
         self.store = EventStore(self.sessions, self.data_dir / "media", {c.id: c.institution for c in cfg.cameras})
         self.notify = Notifications(self)  # event spool (replayed before stale events close); outbox dispatcher
-        closed = self.store.close_stale_open_events()
+        # one box: what a previous run left open is closed; in a cluster the node that takes a camera continues them
+        closed = self.store.close_stale_open_events() if role == "all" else 0
         if closed:
             log.info("closed %d event(s) left open by a previous run", closed)
         self.maintainer = MediaMaintainer(self.store, cfg.storage.retention)
@@ -108,10 +123,13 @@ class Runtime:
             log.info("inventory imported from the config: %s", rep.lines()[-1])
 
     def start(self) -> None:
-        self.maintainer.start()
-        self.notify.start()
-        self.ledger.start()
-        self.cameras_live = True
+        if self.role == "cameras":
+            self.notify.spool_maintainer.start()  # event writes survive a database blink; the control side dispatches
+        else:
+            self.maintainer.start()
+            self.notify.start()
+            self.ledger.start()
+        self.cameras_live = self.role != "control"
         self.apply_inventory()
         self._watch_stop.clear()
         threading.Thread(target=self._watch_inventory, name="inventory-watch", daemon=True).start()
@@ -140,6 +158,12 @@ class Runtime:
             if not self.cameras_live:
                 return done
             running, want = dict(self.processors), {c.id: c for c in cameras if c.enabled}
+            if self.only is not None:  # a cluster node: a camera held elsewhere is handed over, its events left open
+                for cid in [cid for cid in running if cid in want and cid not in self.only]:
+                    running.pop(cid).hand_over()
+                    self.live.close_camera(cid)
+                    done.setdefault("handed_over", []).append(cid)
+                want = {cid: c for cid, c in want.items() if cid in self.only}
             retired = [(running.pop(cid), "camera removed or disabled") for cid in list(running) if cid not in want]
             done["stopped"] = [p.camera.id for p, _ in retired]
             if want:
@@ -199,8 +223,22 @@ class Runtime:
         reader = CameraReader(cam.id, cam.url, self._reader_settings(cam), on_clip=self.store.clip_finished)
         reader.frames.notify = self._wake
         proc = CameraProcessor(cam, reader, self._pipeline(cam), self.sink, self.tz, self.cfg.detector.still_recheck_s)
+        if self.role == "cameras":
+            self._take_over(proc)
         log.info("camera %s (%s) started: %s", cam.id, cam.site_kind, redact_url(cam.url))
         return proc.start()
+
+    def _take_over(self, proc: CameraProcessor) -> None:
+        """A cluster node starting a camera continues the events its previous node left open (whatever the reason it
+        came here: a lost node, a rebalance, a restart of the cluster), and records the gap (CameraProcessor.take_over)."""
+        cam = proc.camera
+        move = self.handover.pop(cam.id, {})
+        last_seen = move.pop("last_seen", None)
+        left = proc.take_over(self.store.open_events(cam.id), last_seen, move)
+        for ev in left:  # their rule is no longer configured on the camera
+            ev.ended_t, ev.ended_wall = ev.started_t, datetime.now(self.tz)
+            ev.detail["end_reason"] = "rule no longer configured when the camera moved"
+            self.sink.ended(ev)
 
     def _reader_settings(self, cam) -> ReaderSettings:
         """Hand frames on at twice the camera's fastest rule rate (at least 4 per second): fine enough for
@@ -215,8 +253,9 @@ class Runtime:
         self.cameras_live = False
         self._watch_stop.set()
         self.live.close_all()
-        self.maintainer.stop()
-        self.ledger.stop()
+        if self.role != "cameras":
+            self.maintainer.stop()
+            self.ledger.stop()
         with self._inventory_lock:  # no apply_inventory half way
             if self.scheduler is not None:
                 self.scheduler.stop()

@@ -21,6 +21,9 @@ class EventRecord:
     ended_t: float | None = None
     ended_wall: datetime | None = None
     id: int | None = None  # set by a persistent sink
+    # the stored event's key when this record continues an event opened elsewhere (cluster mode: the camera's
+    # previous node); None: the key follows from the fields (api/store.py event_key)
+    stored_key: str | None = None
 
     @property
     def key(self) -> tuple[str, str | None, str]:

@@ -128,6 +128,21 @@ class CameraPipeline:
             for c in crossings:
                 record(c)
 
+    def adopt(self, events: list[EventRecord]) -> list[EventRecord]:
+        """Continue events another node opened for this camera (it moved here): each goes to the monitor of its zone and
+        rule, which updates and ends it as its own; returns those no monitor takes (their rule is gone or disabled)."""
+        left = []
+        for ev in events:
+            m = next((m for m in self.monitors if m.event is None and m.rule.disabled_reason is None
+                      and (m.rule.zone_name, m.rule.type) == (ev.zone, ev.rule)), None)
+            if m is None:
+                left.append(ev)
+                continue
+            m.event = ev
+            m.timer.resume_active()
+            log.info("event adopted camera=%s zone=%s rule=%s id=%s", ev.camera_id, ev.zone, ev.rule, ev.id)
+        return left
+
     def close_events(self, t: float, wall: datetime, reason: str) -> list[EventRecord]:
         """End every open event (the camera was reconfigured or removed: these rules stop watching)."""
         return [self._end(m, t, wall, reason) for m in self.monitors if m.event is not None]

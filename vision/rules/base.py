@@ -70,6 +70,12 @@ class ConditionTimer:
         self.active = False
         self._since = self._last_true = self._clear_since = self._last_false = None
 
+    def resume_active(self) -> None:
+        """Take over an event already open (cluster mode: the camera moved here): active from now on, ending once the
+        condition has been false for `off_s`, as if this timer had started it."""
+        self.reset()
+        self.active = True
+
     @property
     def condition_since(self) -> float | None:
         return self._since

@@ -1,0 +1,322 @@
+"""`ClusterMaintainer`: the one loop that runs a county's cameras over a Ray cluster (issue #19).
+
+Each tick (`tick_s`, 1 s by default) it
+1. reads the nodes that declared room for cameras from Ray (alive or dead: ray_backend.declared_nodes) and starts a
+   `CameraNodeWorker` pinned to each live one;
+2. asks every worker for its heartbeat in parallel; a worker whose actor died (its node went, or its process) is
+   lost at once, one that is only slow keeps its cameras;
+3. places the enabled cameras of the inventory (vigil/cluster/placement.py: sticky, capacity-bound, hysteresis);
+4. sends each changed node its new set without waiting for the answer: a camera moving from a live node goes to its
+   new node only once the old one has confirmed letting it go, so no camera ever runs on two nodes; a camera of a
+   lost node goes at once, with the time of its last frame there (the new node records the gap as camera_offline
+   when it reaches `offline_after_s`, and continues the events left open);
+5. records nodes, holders and moves in PostgreSQL (api/db_cluster.py) every `report_s`.
+
+The loop never blocks on a node: answers are collected on later ticks. Nothing here decodes video."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select, update
+
+from vigil.cluster.placement import Node, place
+from vigil.cluster.ray_backend import DeclaredNode, actor_died, declared_nodes, worker_actor
+from vigil.cluster.worker import iso
+
+log = logging.getLogger("vigil.cluster")
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process (this one by default), from /proc."""
+    with open(f"/proc/{pid or os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class ClusterMaintainer:
+    def __init__(self, cfg: dict, *, standin: bool = False, start: bool = True):
+        from vigil.api.db import make_engine, make_sessionmaker
+        from vigil.api.migrate import upgrade
+        from vigil.config import VigilConfig
+
+        c = VigilConfig.model_validate(cfg)
+        url = c.storage.database_url or ""
+        if not url.startswith("postgresql"):
+            raise ValueError("cluster mode keeps its record in PostgreSQL, which every node reaches: set "
+                             "storage.database_url to a postgresql:// URL (the embedded SQLite is one machine's)")
+        self.cfg, self.settings, self.standin = cfg, c.cluster, standin
+        self.engine = make_engine(url)
+        upgrade(self.engine)
+        self.sessions = make_sessionmaker(self.engine)
+        self.workers: dict[str, Any] = {}  # node name -> actor handle
+        self.nodes: dict[str, DeclaredNode] = {}
+        self.acked: dict[str, frozenset[str]] = {}  # node -> the cameras its worker confirmed holding
+        self.pending: dict[str, tuple[Any, frozenset[str], float]] = {}  # node -> (answer, cameras asked, since)
+        self.lost: dict[str, tuple[float, str]] = {}  # node -> (when, why)
+        self.heartbeats: dict[str, dict] = {}
+        self.hb_refs: dict[str, Any] = {}  # node -> its heartbeat in flight
+        self.last_frame: dict[str, float] = {}  # camera -> time of its last frame, wherever it ran
+        self.camera_status: dict[str, dict] = {}
+        self.assignment: dict[str, str] = {}
+        self.generation: dict[str, int] = {}
+        self.open_gaps: dict[str, int] = {}  # camera -> cluster_moves id waiting for its gap
+        self.moves: deque = deque(maxlen=1000)  # recent moves: dicts, newest last
+        self.tick_ms: deque = deque(maxlen=300)
+        self.ticks = 0
+        self.started_at = time.time()
+        self._cams: dict[str, float] = {}
+        self._cams_at = 0.0
+        self._reported_at = 0.0
+        self._load_holders()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if start:
+            self._thread = threading.Thread(target=self._run, name="cluster-maintainer", daemon=True)
+            self._thread.start()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a database or GCS blink: the next tick tries again
+                log.exception("cluster maintainer: tick failed")
+            self._stop.wait(max(0.0, self.settings.tick_s - (time.monotonic() - t0)))
+
+    def tick(self) -> None:
+        import ray
+
+        t0 = time.monotonic()
+        self.ticks += 1
+        declared = {d.name: d for d in declared_nodes(ray.nodes())}
+        for name in [n for n in self.workers if n not in declared or not declared[n].alive]:
+            self._lose(name, "node lost")
+        for name, d in declared.items():
+            if d.alive and name not in self.workers:
+                self.workers[name] = worker_actor(d, self.cfg, standin=self.standin)
+                self.lost.pop(name, None)
+                log.info("cluster: node %s (%s, %.0f camera units) joined", name, d.address, d.capacity)
+        self.nodes = declared
+        self._heartbeats()
+        self._collect_answers()
+        nodes = [Node(n, d.capacity, alive=n in self.workers) for n, d in declared.items()]
+        p = place(self._cameras(), nodes, self.assignment, hysteresis=self.settings.hysteresis,
+                  max_moves=self.settings.max_moves)
+        self._record_moves(p)
+        self.assignment = p.assignment
+        self._send()
+        self.tick_ms.append((time.monotonic() - t0) * 1000)
+        if time.monotonic() - self._reported_at >= self.settings.report_s:
+            self._report()
+
+    def _heartbeats(self) -> None:
+        """One heartbeat in flight per worker; those answered within `heartbeat_wait_s` are read now, the others on a
+        later tick (a worker still starting, or busy, keeps its cameras)."""
+        import ray
+
+        for name, w in self.workers.items():
+            if name not in self.hb_refs:
+                self.hb_refs[name] = w.heartbeat.remote()
+        if not self.hb_refs:
+            return
+        refs = list(self.hb_refs.values())
+        ready = set(ray.wait(refs, num_returns=len(refs), timeout=self.settings.heartbeat_wait_s)[0])
+        for name, ref in list(self.hb_refs.items()):
+            if ref not in ready:
+                continue
+            del self.hb_refs[name]
+            try:
+                hb = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001
+                if actor_died(exc):
+                    self._lose(name, "worker died")
+                else:
+                    log.warning("cluster: node %s heartbeat failed: %s", name, exc)
+                continue
+            self.heartbeats[name] = hb
+            for cid, c in hb["cameras"].items():
+                self.camera_status[cid] = {**c, "node": name}
+                if c.get("last_frame") and self.assignment.get(cid) == name:
+                    self.last_frame[cid] = c["last_frame"]
+
+    def _collect_answers(self) -> None:
+        import ray
+
+        for name, (ref, cams, _since) in list(self.pending.items()):
+            ready, _ = ray.wait([ref], timeout=0)
+            if not ready:
+                continue
+            del self.pending[name]
+            try:
+                ray.get(ref)
+                self.acked[name] = cams
+            except Exception as exc:  # noqa: BLE001
+                if actor_died(exc):
+                    self._lose(name, "worker died")
+                else:  # it did not take them: asked again next tick
+                    log.error("cluster: node %s refused its cameras: %s", name, exc)
+
+    def _lose(self, name: str, why: str) -> None:
+        self.workers.pop(name, None)
+        self.acked.pop(name, None)
+        self.pending.pop(name, None)
+        self.heartbeats.pop(name, None)
+        self.hb_refs.pop(name, None)
+        if name not in self.lost:
+            self.lost[name] = (time.time(), why)
+            n = sum(1 for node in self.assignment.values() if node == name)
+            log.warning("cluster: node %s lost (%s): its %d camera(s) move", name, why, n)
+
+    def _send(self) -> None:
+        """Ask each node whose set changed for its new set; a camera still confirmed by another live node waits."""
+        want: dict[str, set[str]] = {n: set() for n in self.workers}
+        for cid, node in self.assignment.items():
+            if node in want:
+                want[node].add(cid)
+        for name, w in self.workers.items():
+            if name in self.pending:
+                continue
+            held_elsewhere = set().union(*(c for n, c in self.acked.items() if n != name)) if self.acked else set()
+            cams = frozenset(c for c in want[name] if c not in held_elsewhere or c in self.acked.get(name, ()))
+            if cams == self.acked.get(name):
+                continue
+            new = cams - self.acked.get(name, frozenset())
+            handover = {cid: {"last_seen": iso(self.last_frame.get(cid)), "from": self._moved_from(cid),
+                              "to": name} for cid in new}
+            self.pending[name] = (w.assign.remote(sorted(cams), handover), cams, time.time())
+
+    def _moved_from(self, cid: str) -> str | None:
+        for m in reversed(self.moves):
+            if m["camera"] == cid:
+                return m["from"]
+        return None
+
+    def _cameras(self) -> dict[str, float]:
+        """Enabled cameras of the inventory -> weight (camera units: detect_fps, at least 1); read every 5 s."""
+        from vigil.api.db_inventory import CameraRow
+
+        if time.monotonic() - self._cams_at >= 5.0 or not self._cams_at:
+            with self.sessions() as s:
+                rows = s.execute(select(CameraRow.id, CameraRow.detect_fps).where(CameraRow.enabled.is_(True))).all()
+            self._cams = {cid: max(1.0, float(fps)) for cid, fps in rows}
+            self._cams_at = time.monotonic()
+        return self._cams
+
+    # -- the record --------------------------------------------------------------------------
+    def _load_holders(self) -> None:
+        from vigil.api.db_cluster import CameraHolderRow
+
+        with self.sessions() as s:
+            for r in s.scalars(select(CameraHolderRow)).all():
+                self.generation[r.camera_id] = r.generation
+                if r.node:
+                    self.assignment[r.camera_id] = r.node
+                if r.last_frame_at:
+                    self.last_frame[r.camera_id] = r.last_frame_at.timestamp()
+
+    def _record_moves(self, p) -> None:
+        from vigil.api.db_cluster import CameraHolderRow, ClusterMoveRow
+
+        if not p.moves:
+            return
+        now = datetime.now(timezone.utc)
+        with self.sessions.begin() as s:
+            for m in p.moves:
+                why = self.lost[m.src][1] if m.reason == "node lost" and m.src in self.lost else m.reason
+                gen = self.generation[m.camera] = self.generation.get(m.camera, 0) + 1
+                row = ClusterMoveRow(at=now, camera_id=m.camera, src=m.src, dst=m.dst, reason=why)
+                s.add(row)
+                holder = s.get(CameraHolderRow, m.camera)
+                if holder is None:
+                    s.add(CameraHolderRow(camera_id=m.camera, node=m.dst, generation=gen, since=now))
+                else:
+                    holder.node, holder.generation, holder.since = m.dst, gen, now
+                s.flush()
+                if m.src is not None:
+                    self.open_gaps[m.camera] = row.id
+                self.moves.append({"at": now.isoformat(), "camera": m.camera, "from": m.src, "to": m.dst, "reason": why})
+        log.info("cluster: %d camera move(s): %s", len(p.moves), ", ".join(
+            sorted({f"{m.src}->{m.dst} ({m.reason})" for m in p.moves})))
+
+    def _report(self) -> None:
+        from vigil.api.db_cluster import CameraHolderRow, ClusterMoveRow, ClusterNodeRow
+
+        self._reported_at = time.monotonic()
+        now = datetime.now(timezone.utc)
+        counts: dict[str, int] = {}
+        for node in self.assignment.values():
+            counts[node] = counts.get(node, 0) + 1
+        with self.sessions.begin() as s:
+            known = {r.name: r for r in s.scalars(select(ClusterNodeRow)).all()}
+            for name, d in self.nodes.items():
+                row = known.get(name)
+                if row is None:
+                    row = ClusterNodeRow(name=name, ray_node_id=d.ray_node_id, joined_at=now)
+                    s.add(row)
+                alive = name in self.workers
+                hb = self.heartbeats.get(name)
+                row.ray_node_id, row.address, row.capacity, row.alive = d.ray_node_id, d.address, d.capacity, alive
+                row.cameras = counts.get(name, 0)
+                row.last_seen = _utc(hb["at"]) if hb else row.last_seen
+                row.lost_at = _utc(self.lost[name][0]) if name in self.lost else None
+            rows = []
+            for cid, c in self.camera_status.items():
+                if self.assignment.get(cid) != c["node"]:
+                    continue
+                rows.append({"camera_id": cid, "status": c["status"], "lag_s": c["lag_s"], "detect_hz": c["detect_hz"],
+                             "last_frame_at": _utc(c["last_frame"]) if c.get("last_frame") else None,
+                             "reported_at": now})
+                if c.get("gap_s") is not None and cid in self.open_gaps:
+                    s.execute(update(ClusterMoveRow).where(ClusterMoveRow.id == self.open_gaps.pop(cid))
+                              .values(gap_s=round(float(c["gap_s"]), 2)))
+            if rows:
+                s.execute(update(CameraHolderRow), rows)
+
+    # -- for callers -------------------------------------------------------------------------
+    def status(self) -> dict:
+        """The cluster as this maintainer sees it now (what `vigil cluster status` prints from the database)."""
+        per_node: dict[str, int] = {}
+        for node in self.assignment.values():
+            per_node[node] = per_node.get(node, 0) + 1
+        ticks = sorted(self.tick_ms)
+        return {
+            "nodes": {n: {"capacity": d.capacity, "alive": n in self.workers, "cameras": per_node.get(n, 0),
+                          "confirmed": len(self.acked.get(n, ())), "pending": n in self.pending,
+                          "lost": self.lost.get(n)} for n, d in self.nodes.items()},
+            "cameras": len(self._cams), "placed": len(self.assignment),
+            "confirmed": sum(len(c) for c in self.acked.values()),
+            "holders": {n: sorted(c) for n, c in self.acked.items()},
+            "moves": list(self.moves)[-50:],
+            "first_rules": {cid: c.get("first_rules") for cid, c in self.camera_status.items()
+                            if self.assignment.get(cid) == c["node"]},
+            "ticks": self.ticks, "tick_ms_p50": ticks[len(ticks) // 2] if ticks else None,
+            "tick_ms_max": ticks[-1] if ticks else None, "rss_mb": round(rss_mb(), 1), "pid": os.getpid(),
+        }
+
+    def stop(self, workers: bool = True) -> None:
+        import ray
+
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if workers:
+            for w in self.workers.values():
+                try:
+                    ray.get(w.stop.remote(), timeout=20)
+                    ray.kill(w)
+                except Exception:  # noqa: BLE001 - its node is gone already
+                    pass
+        self.engine.dispose()

@@ -1,0 +1,98 @@
+"""The Ray side of cluster mode: which nodes declared room for cameras, and the actors (a worker pinned to each node,
+one detached maintainer). Ray is imported here only, and only in cluster mode: the one-box service never loads it.
+
+A node declares its capacity in camera units with a custom resource when it joins:
+    ray start --address HEAD:6379 --resources '{"vigil_cameras": 24}'
+A raylet may also stand for several nodes (`vigil_node_<name>`: capacity), which the county-scale control-plane test
+uses to let a few raylets on one machine stand for 50 nodes; losing the raylet loses all of them at once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+NAMESPACE = "vigil"
+MAINTAINER = "vigil-cluster-maintainer"
+CAPACITY = "vigil_cameras"
+VIRTUAL = "vigil_node_"
+
+
+@dataclass(frozen=True)
+class DeclaredNode:
+    name: str
+    ray_node_id: str
+    address: str
+    capacity: float
+    alive: bool
+    resource: str  # the custom resource that declared it
+
+
+def declared_nodes(ray_nodes: list[dict[str, Any]]) -> list[DeclaredNode]:
+    """`ray.nodes()` -> the nodes that declared room for cameras, dead ones included (alive False)."""
+    out: dict[str, DeclaredNode] = {}
+    for n in ray_nodes:
+        res = n.get("Resources") or {}
+        for key, value in res.items():
+            if key == CAPACITY:
+                name = n["NodeID"][:12]
+            elif key.startswith(VIRTUAL):
+                name = key[len(VIRTUAL):]
+            else:
+                continue
+            node = DeclaredNode(name, n["NodeID"], n.get("NodeManagerAddress", ""), float(value), bool(n.get("Alive")), key)
+            if name not in out or (node.alive and not out[name].alive):  # a name reused by a new raylet: the live one
+                out[name] = node
+    return sorted(out.values(), key=lambda d: d.name)
+
+
+def connect(address: str) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, include_dashboard=False)
+
+
+def worker_actor(node: DeclaredNode, cfg: dict, *, standin: bool):
+    """The node's worker (created, or the running one if a restarted maintainer finds it), pinned to its raylet."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from vigil.cluster.worker import CameraNodeWorker
+
+    cls = ray.remote(CameraNodeWorker)
+    return cls.options(name=f"vigil-worker-{node.name}", namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
+                       num_cpus=0, max_concurrency=8, max_restarts=0,
+                       scheduling_strategy=NodeAffinitySchedulingStrategy(node.ray_node_id, soft=False),
+                       ).remote(cfg, node.name, standin=standin)
+
+
+def maintainer_actor(cfg: dict, **options):
+    """The cluster's one maintainer: a detached actor on the head node, restarted by Ray if its process dies (it
+    takes the holders back from the database). A second API process gets the running one."""
+    import ray
+
+    from vigil.cluster.maintainer import ClusterMaintainer
+
+    cls = ray.remote(ClusterMaintainer)
+    # on the head node (it goes down with the cluster's GCS anyway): never on a camera node that may be lost
+    return cls.options(name=MAINTAINER, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", num_cpus=0,
+                       resources={"node:__internal_head__": 0.001},
+                       max_concurrency=4, max_restarts=-1).remote(cfg, **options)
+
+
+def actor_died(exc: BaseException) -> bool:
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+    return isinstance(exc, (RayActorError, ActorDiedError)) and not isinstance(exc, ActorUnavailableError)
+
+
+def start_cluster_mode(cfg):
+    """What `vigil serve --cluster ADDRESS` runs before the API: connect to Ray, run the control side of the service
+    here (inventory, notifications, ledger; no cameras) and make sure the cluster's one maintainer runs (a second
+    API process finds it). Returns the control Runtime. The maintainer outlives this process: stopping one API
+    process stops no camera."""
+    from vigil.service import Runtime
+
+    connect(cfg.cluster.address)
+    rt = Runtime(cfg, role="control")
+    rt.cluster_maintainer = maintainer_actor(cfg.model_dump())
+    return rt

@@ -83,3 +83,29 @@ def test_a_node_whose_capacity_shrinks_sheds_its_lightest_cameras():
     assert a == {"fire": "a", "x": "a", "y": "a"}  # within hysteresis 1.0: no rebalance
     p = place(cams, [Node("a", 3), Node("b", 4)], a, hysteresis=1.0)
     assert [(m.camera, m.reason, m.dst) for m in p.moves] == [("y", "node full", "b")]
+
+
+def test_the_one_box_service_never_imports_ray(tmp_path):
+    """Cluster mode costs the one-box service nothing: with Ray made unimportable, the Runtime, the API and the CLI's
+    config check load and run a camera-less service exactly as before (Ray is imported only by
+    vigil/cluster/ray_backend.py, in cluster mode)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from vigil_fixtures import service_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(service_config(tmp_path, cameras=[]), allow_unicode=True))
+    code = ("import sys; sys.modules['ray'] = None\n"  # `import ray` now raises ImportError
+            "from vigil.config import load_config\n"
+            "from vigil.service import Runtime\n"
+            "from vigil.api.app import create_app\n"
+            f"rt = Runtime(load_config({str(cfg)!r}))\n"
+            "create_app(rt); rt.stop()\n"
+            "print('role', rt.role, 'ray loaded', any(m == 'ray' or m.startswith('ray.') for m in sys.modules "
+            "if sys.modules[m] is not None))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "role all ray loaded False" in out.stdout, out.stdout

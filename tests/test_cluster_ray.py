@@ -13,51 +13,16 @@ from sqlalchemy import create_engine, text
 
 from cluster_fixtures import cluster_db, local_cluster  # noqa: F401  (fixtures)
 from helpers import run_vigil, shared_path, wait_until
+from vigil.cluster.bench_failover import hanging, overlapping, rows, staffing_camera
 from vigil_fixtures import service_config
 
 pytestmark = pytest.mark.postgres
-
-
-def rows(url: str, sql: str, **params) -> list[tuple]:
-    eng = create_engine(url)
-    try:
-        with eng.connect() as c:
-            return [tuple(r) for r in c.execute(text(sql), params).all()]
-    finally:
-        eng.dispose()
 
 
 @pytest.fixture(scope="module")
 def crowd10(tmp_path_factory):
     from vigil.streams.rtsp import annexb_from_video
     return annexb_from_video(shared_path("data", "video", "street_crowd.mp4"), tmp_path_factory.mktemp("annexb"), fps=10)
-
-
-def staffing_camera(cid: str, url: str, offline_after_s: float = 60.0) -> dict:
-    """A duty-room camera over street footage whose staffing rules flip every few seconds (events open and end all
-    the time, so a kill always finds some open)."""
-    def zone(name, poly, n):
-        return {"name": name, "polygon": poly, "rules": [{"type": "unattended_room", "min_persons": n, "absence_s": 0,
-                                                          "restore_s": 0, "grace_s": 0}]}
-    return {"id": cid, "name": f"值班室{cid}", "url": url, "institution": "fy", "site_kind": "control_room",
-            "detect_fps": 2, "offline_after_s": offline_after_s,
-            "zones": [zone("left", [[0, 0], [0.5, 0], [0.5, 1], [0, 1]], 3),
-                      zone("right", [[0.5, 0], [1, 0], [1, 1], [0.5, 1]], 3)]}
-
-
-def overlapping(db_url: str) -> list[tuple]:
-    """Events of one camera, zone and rule that overlap in time (the same event written twice), and rules with more
-    than one event open."""
-    evs = rows(db_url, "SELECT camera_id, zone, rule, id, started_at, ended_at FROM events ORDER BY started_at, id")
-    last: dict[tuple, tuple] = {}
-    bad = []
-    for cam, zone, rule, eid, start, end in evs:
-        key = (cam, zone, rule)
-        prev = last.get(key)
-        if prev is not None and (prev[2] is None or prev[2] > start):
-            bad.append((key, prev[0], eid))
-        last[key] = (eid, start, end)
-    return bad
 
 
 def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_path, cluster_db, local_cluster, crowd10,
@@ -78,9 +43,13 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
             return ray.get(maint.status.remote(), timeout=30)
 
         # 1. the four cameras (2 Hz: 2 camera units each) are placed on the two nodes (8 units each: 2 + 2) and detect
-        assert wait_until(lambda: sum(1 for v in status()["first_rules"].values() if v) == 4, 120), status()
+        # (the first node ready may take all four; the second, once ready, takes two of them: a rebalance)
+        def settled():
+            st = status()
+            return (sorted(len(c) for c in st["holders"].values()) == [2, 2] and not any(
+                n["pending"] for n in st["nodes"].values()) and sum(1 for v in st["first_rules"].values() if v) == 4)
+        assert wait_until(settled, 120), status()
         st = status()
-        assert sorted(len(c) for c in st["holders"].values()) == [2, 2], st["holders"]
         # some events open and end on every camera before the kill
         assert wait_until(lambda: rows(cluster_db, "SELECT count(DISTINCT camera_id) FROM events")[0][0] == 4, 60)
 
@@ -103,17 +72,15 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         t_back = max(fr[c] for c in moved)
         time.sleep(12)  # the rules flip every few seconds: the adopted events end here
         kill_at = datetime.fromtimestamp(t_kill, timezone.utc)
-        open_at_kill = [r for r in rows(cluster_db, "SELECT id, camera_id, started_at, ended_at FROM events "
-                                             "WHERE rule = 'unattended_room'")
-                        if r[1] in moved and r[2] < kill_at and (r[3] is None or r[3] > kill_at)]
-        assert open_at_kill, "no event was open on the killed node (the footage should always have some)"
-        for eid, _cam, _start, end in open_at_kill:
-            # ended by the new node (after it started there), or still open there: never ended by nobody
-            assert end is None or end.timestamp() >= t_back - 1, (eid, end, t_back)
+        n_open, hung = hanging(cluster_db, moved, t_kill)
+        assert n_open, "no event was open on the killed node (the footage should always have some)"
+        assert hung == [], "events open at the kill were not continued by the new node"
+        continued = rows(cluster_db, "SELECT count(*) FROM events WHERE (detail->>'taken_over')::int >= 1")[0][0]
+        assert continued >= 1, "no event open at the kill was continued (and ended) by the new node"
         # the gap: camera_offline from the last frame on the killed node where it reached offline_after_s (1 s on
         # c1 and c3), none where it did not (60 s)
         offline = rows(cluster_db, "SELECT camera_id, started_at, ended_at, detail FROM events "
-                                   "WHERE rule = 'camera_offline' AND started_at > :t", t=kill_at - timedelta(seconds=3))
+                                   "WHERE rule = 'camera_offline' AND detail->>'from' = :v", v=victim)
         assert sorted(c for c, *_ in offline) == sorted(c for c in moved if c in ("c1", "c3")), offline
         for _c, start, end, detail in offline:
             assert detail["last_error"] == "camera moved between nodes" and detail["from"] == victim, detail
@@ -123,7 +90,9 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
             assert detail["seconds_without_frames"] >= 1.0
         # the moves are on record, with their reasons and gaps
         mv = rows(cluster_db, "SELECT camera_id, src, dst, reason, gap_s FROM cluster_moves ORDER BY id")
-        assert sorted(m[0] for m in mv if m[3] == "new camera") == ["c0", "c1", "c2", "c3"]
+        # each camera placed once as new (before the first node was ready they were on record once as without room)
+        assert sorted(m[0] for m in mv if m[3] == "new camera" and m[2] is not None) == ["c0", "c1", "c2", "c3"]
+        assert len([m for m in mv if m[2] is None]) <= 4
         # (the worker's death may reach the maintainer before its node's: Ray declares a node dead after 3 missed
         # health checks, 1.5 s here)
         lost = [m for m in mv if m[3] in ("node lost", "worker died")]
@@ -153,6 +122,11 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         names = {n["name"]: n for n in report["nodes"]}
         assert names[victim]["alive"] is False and names[newcomer]["alive"] is True
         assert sum(n["cameras"] for n in report["nodes"] if n["alive"]) == 4
+        # and /metrics of the control side has each node and each camera's holder
+        from vigil.api.routers.metrics import render
+        text = render(control)
+        assert f'vigil_cluster_node_up{{node="{victim}"}} 0.0' in text and f'vigil_cluster_node_up{{node="{newcomer}"}} 1.0' in text
+        assert sum(1 for line in text.splitlines() if line.startswith("vigil_cluster_camera_lag_seconds{")) == 4
         assert "new camera" in {m["reason"] for m in report["moves"]} and "rebalance" in {m["reason"] for m in report["moves"]}
     finally:
         try:

@@ -234,7 +234,10 @@ class Runtime:
         cam = proc.camera
         move = self.handover.pop(cam.id, {})
         last_seen = move.pop("last_seen", None)
-        left = proc.take_over(self.store.open_events(cam.id), last_seen, move)
+        events = self.store.open_events(cam.id)
+        for ev in events:  # written with its next update or its end: how many times a node took it over
+            ev.detail["taken_over"] = int(ev.detail.get("taken_over", 0)) + 1
+        left = proc.take_over(events, last_seen, move)
         for ev in left:  # their rule is no longer configured on the camera
             ev.ended_t, ev.ended_wall = ev.started_t, datetime.now(self.tz)
             ev.detail["end_reason"] = "rule no longer configured when the camera moved"

@@ -60,6 +60,10 @@ def render(rt: Runtime) -> str:
         lines.append(f'vigil_rule_alarm{{camera="{_label(r["camera_id"])}",zone="{_label(r["zone"] or "")}",'
                      f'rule="{r["rule"]}"}} {1 if r["status"] == "alarm" else 0}')
     lines += rt.notify.metric_lines()  # event spool and notification dispatcher
+    if rt.role == "control":  # cluster mode: the cameras run on the nodes; their record is in the database
+        from vigil.cluster.report import metric_lines
+        with rt.sessions() as s:
+            lines += metric_lines(s)
     return "\n".join(lines) + "\n"
 
 

@@ -67,13 +67,16 @@ class ClusterMaintainer:
         self.lost: dict[str, tuple[float, str]] = {}  # node -> (when, why)
         self.heartbeats: dict[str, dict] = {}
         self.hb_refs: dict[str, Any] = {}  # node -> its heartbeat in flight
+        self.ready: set[str] = set()  # nodes whose worker has answered a heartbeat
         self.last_frame: dict[str, float] = {}  # camera -> time of its last frame, wherever it ran
         self.camera_status: dict[str, dict] = {}
         self.assignment: dict[str, str] = {}
+        self.unplaced: set[str] = set()  # cameras no live node has room for (recorded once)
         self.generation: dict[str, int] = {}
         self.open_gaps: dict[str, int] = {}  # camera -> cluster_moves id waiting for its gap
         self.moves: deque = deque(maxlen=1000)  # recent moves: dicts, newest last
         self.tick_ms: deque = deque(maxlen=300)
+        self.phase_max_ms: dict[str, float] = {}  # the slowest of each part of a tick so far
         self.ticks = 0
         self.started_at = time.time()
         self._cams: dict[str, float] = {}
@@ -101,26 +104,44 @@ class ClusterMaintainer:
 
         t0 = time.monotonic()
         self.ticks += 1
+        phases: dict[str, float] = {}
+
+        def lap(name: str, since: list[float] = [t0]) -> None:  # noqa: B006 - one list per tick call
+            now = time.monotonic()
+            phases[name] = round((now - since[0]) * 1000, 1)
+            since[0] = now
+
         declared = {d.name: d for d in declared_nodes(ray.nodes())}
         for name in [n for n in self.workers if n not in declared or not declared[n].alive]:
             self._lose(name, "node lost")
+        lap("nodes")
         for name, d in declared.items():
             if d.alive and name not in self.workers:
                 self.workers[name] = worker_actor(d, self.cfg, standin=self.standin)
                 self.lost.pop(name, None)
                 log.info("cluster: node %s (%s, %.0f camera units) joined", name, d.address, d.capacity)
         self.nodes = declared
+        lap("workers")
         self._heartbeats()
         self._collect_answers()
-        nodes = [Node(n, d.capacity, alive=n in self.workers) for n, d in declared.items()]
+        lap("heartbeats")
+        # a node takes cameras once its worker has answered (started, models loaded): a camera moved to a node still
+        # starting would wait there without frames
+        nodes = [Node(n, d.capacity, alive=n in self.workers and n in self.ready) for n, d in declared.items()]
         p = place(self._cameras(), nodes, self.assignment, hysteresis=self.settings.hysteresis,
                   max_moves=self.settings.max_moves)
+        lap("place")
         self._record_moves(p)
         self.assignment = p.assignment
+        lap("record")
         self._send()
-        self.tick_ms.append((time.monotonic() - t0) * 1000)
+        lap("send")
         if time.monotonic() - self._reported_at >= self.settings.report_s:
             self._report()
+            lap("report")
+        self.tick_ms.append((time.monotonic() - t0) * 1000)
+        for k, v in phases.items():
+            self.phase_max_ms[k] = max(self.phase_max_ms.get(k, 0.0), v)
 
     def _heartbeats(self) -> None:
         """One heartbeat in flight per worker; those answered within `heartbeat_wait_s` are read now, the others on a
@@ -147,6 +168,7 @@ class ClusterMaintainer:
                     log.warning("cluster: node %s heartbeat failed: %s", name, exc)
                 continue
             self.heartbeats[name] = hb
+            self.ready.add(name)
             for cid, c in hb["cameras"].items():
                 self.camera_status[cid] = {**c, "node": name}
                 if c.get("last_frame") and self.assignment.get(cid) == name:
@@ -175,6 +197,7 @@ class ClusterMaintainer:
         self.pending.pop(name, None)
         self.heartbeats.pop(name, None)
         self.hb_refs.pop(name, None)
+        self.ready.discard(name)
         if name not in self.lost:
             self.lost[name] = (time.time(), why)
             n = sum(1 for node in self.assignment.values() if node == name)
@@ -228,28 +251,39 @@ class ClusterMaintainer:
                     self.last_frame[r.camera_id] = r.last_frame_at.timestamp()
 
     def _record_moves(self, p) -> None:
+        """Each move on record with its reason, and the holders updated: in bulk (a lost node may move hundreds)."""
+        from sqlalchemy import insert
+
         from vigil.api.db_cluster import CameraHolderRow, ClusterMoveRow
 
-        if not p.moves:
+        fresh = [m for m in p.moves if m.dst is not None or m.camera not in self.unplaced]  # "no room" once, not per tick
+        self.unplaced = set(p.unplaced)
+        if not fresh:
             return
         now = datetime.now(timezone.utc)
+        moves = []
+        for m in fresh:
+            why = self.lost[m.src][1] if m.reason == "node lost" and m.src in self.lost else m.reason
+            self.generation[m.camera] = self.generation.get(m.camera, 0) + 1
+            moves.append({"at": now, "camera_id": m.camera, "src": m.src, "dst": m.dst, "reason": why})
+        cams = [m["camera_id"] for m in moves]
         with self.sessions.begin() as s:
-            for m in p.moves:
-                why = self.lost[m.src][1] if m.reason == "node lost" and m.src in self.lost else m.reason
-                gen = self.generation[m.camera] = self.generation.get(m.camera, 0) + 1
-                row = ClusterMoveRow(at=now, camera_id=m.camera, src=m.src, dst=m.dst, reason=why)
-                s.add(row)
-                holder = s.get(CameraHolderRow, m.camera)
-                if holder is None:
-                    s.add(CameraHolderRow(camera_id=m.camera, node=m.dst, generation=gen, since=now))
-                else:
-                    holder.node, holder.generation, holder.since = m.dst, gen, now
-                s.flush()
-                if m.src is not None:
-                    self.open_gaps[m.camera] = row.id
-                self.moves.append({"at": now.isoformat(), "camera": m.camera, "from": m.src, "to": m.dst, "reason": why})
-        log.info("cluster: %d camera move(s): %s", len(p.moves), ", ".join(
-            sorted({f"{m.src}->{m.dst} ({m.reason})" for m in p.moves})))
+            ids = s.execute(insert(ClusterMoveRow).returning(ClusterMoveRow.id, ClusterMoveRow.camera_id,
+                                                             sort_by_parameter_order=True), moves).all()
+            known = set(s.scalars(select(CameraHolderRow.camera_id).where(CameraHolderRow.camera_id.in_(cams))).all())
+            holders = [{"camera_id": m["camera_id"], "node": m["dst"], "generation": self.generation[m["camera_id"]],
+                        "since": now} for m in moves]
+            if known:
+                s.execute(update(CameraHolderRow), [h for h in holders if h["camera_id"] in known])
+            if len(known) < len(holders):
+                s.execute(insert(CameraHolderRow), [h for h in holders if h["camera_id"] not in known])
+        for (row_id, cid), m in zip(ids, moves):
+            if m["src"] is not None:
+                self.open_gaps[cid] = row_id
+            self.moves.append({"at": now.isoformat(), "camera": cid, "from": m["src"], "to": m["dst"],
+                               "reason": m["reason"]})
+        log.info("cluster: %d camera move(s): %s", len(moves), ", ".join(
+            sorted({f"{m['src']}->{m['dst']} ({m['reason']})" for m in moves})))
 
     def _report(self) -> None:
         from vigil.api.db_cluster import CameraHolderRow, ClusterMoveRow, ClusterNodeRow
@@ -272,6 +306,10 @@ class ClusterMaintainer:
                 row.cameras = counts.get(name, 0)
                 row.last_seen = _utc(hb["at"]) if hb else row.last_seen
                 row.lost_at = _utc(self.lost[name][0]) if name in self.lost else None
+            for name, row in known.items():  # nodes Ray no longer lists (removed after their death)
+                if name not in self.nodes and row.alive:
+                    row.alive, row.cameras = False, 0
+                    row.lost_at = _utc(self.lost[name][0]) if name in self.lost else now
             rows = []
             for cid, c in self.camera_status.items():
                 if self.assignment.get(cid) != c["node"]:
@@ -303,7 +341,7 @@ class ClusterMaintainer:
             "first_rules": {cid: c.get("first_rules") for cid, c in self.camera_status.items()
                             if self.assignment.get(cid) == c["node"]},
             "ticks": self.ticks, "tick_ms_p50": ticks[len(ticks) // 2] if ticks else None,
-            "tick_ms_max": ticks[-1] if ticks else None, "rss_mb": round(rss_mb(), 1), "pid": os.getpid(),
+            "tick_ms_max": ticks[-1] if ticks else None, "phase_max_ms": self.phase_max_ms, "rss_mb": round(rss_mb(), 1), "pid": os.getpid(),
         }
 
     def stop(self, workers: bool = True) -> None:
@@ -312,6 +350,10 @@ class ClusterMaintainer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        try:
+            self._report()  # the record as it stands at the stop
+        except Exception:  # noqa: BLE001
+            log.warning("cluster maintainer: the last report failed", exc_info=True)
         if workers:
             for w in self.workers.values():
                 try:

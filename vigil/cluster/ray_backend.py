@@ -51,15 +51,19 @@ def connect(address: str) -> None:
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, include_dashboard=False)
 
 
+_worker_cls = None
+
+
 def worker_actor(node: DeclaredNode, cfg: dict, *, standin: bool):
     """The node's worker (created, or the running one if a restarted maintainer finds it), pinned to its raylet."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from vigil.cluster.worker import CameraNodeWorker
-
-    cls = ray.remote(CameraNodeWorker)
-    return cls.options(name=f"vigil-worker-{node.name}", namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
+    global _worker_cls
+    if _worker_cls is None:  # exported to the cluster once, not per node
+        from vigil.cluster.worker import CameraNodeWorker
+        _worker_cls = ray.remote(CameraNodeWorker)
+    return _worker_cls.options(name=f"vigil-worker-{node.name}", namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
                        num_cpus=0, max_concurrency=8, max_restarts=0,
                        scheduling_strategy=NodeAffinitySchedulingStrategy(node.ray_node_id, soft=False),
                        ).remote(cfg, node.name, standin=standin)

@@ -51,3 +51,28 @@ def report_lines(rep: dict[str, Any]) -> list[str]:
             gap = f", gap {m['gap_s']:.1f} s" if m["gap_s"] is not None else ""
             out.append(f"  {m['at']}  {m['camera']}: {m['from'] or '-'} -> {m['to'] or '(no room)'}  ({m['reason']}{gap})")
     return out
+
+
+def metric_lines(s: Session) -> list[str]:
+    """Prometheus series per node and per camera held, from the record (the control side's /metrics)."""
+    from sqlalchemy import func
+
+    rep = cluster_report(s, moves=0)
+    out = []
+    series = [("vigil_cluster_node_up", "1 while the node's worker answers", lambda n: int(n["alive"])),
+              ("vigil_cluster_node_cameras", "Cameras the node holds", lambda n: n["cameras"]),
+              ("vigil_cluster_node_capacity", "Camera units the node declared", lambda n: n["capacity"]),
+              ("vigil_cluster_node_lag_seconds_max", "Largest capture-to-rules lag of the node's cameras",
+               lambda n: n["lag_max_s"] or 0.0)]
+    for name, help_, value in series:
+        out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
+        out += [f'{name}{{node="{n["name"]}"}} {float(value(n))!r}' for n in rep["nodes"]]
+    out += ["# HELP vigil_cluster_camera_lag_seconds Capture-to-rules lag of a camera, by the node holding it",
+            "# TYPE vigil_cluster_camera_lag_seconds gauge"]
+    for h in s.scalars(select(CameraHolderRow).where(CameraHolderRow.node.is_not(None))).all():
+        out.append(f'vigil_cluster_camera_lag_seconds{{camera="{h.camera_id}",node="{h.node}"}} {float(h.lag_s or 0.0)!r}')
+    out += ["# HELP vigil_cluster_moves_total Cameras moved between nodes, by reason",
+            "# TYPE vigil_cluster_moves_total counter"]
+    for reason, n in s.execute(select(ClusterMoveRow.reason, func.count()).group_by(ClusterMoveRow.reason)).all():
+        out.append(f'vigil_cluster_moves_total{{reason="{reason}"}} {n}')
+    return out

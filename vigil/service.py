@@ -206,6 +206,9 @@ class Runtime:
 
     def _load_models(self, cams: list[Camera]) -> None:
         det = self.cfg.detector
+        if self.detector is None and self.role == "cameras" and self.cfg.cluster.inference == "serve":
+            from vigil.cluster.serve_detector import RemoteDetector  # the cluster's Serve deployment infers
+            self.detector = RemoteDetector(det.imgsz, self.cfg.cluster.jpeg_quality)
         if self.detector is None:
             self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence, 1)
         if self.person_detector is None and det.person_model and any(c.people_only for c in cams):

@@ -83,6 +83,9 @@ class ClusterMaintainer:
         self._cams_at = 0.0
         self._reported_at = 0.0
         self._load_holders()
+        if c.cluster.inference == "serve":  # the nodes' object model as one batched Serve deployment
+            from vigil.cluster.serve_detector import deploy
+            deploy(c)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if start:

@@ -73,7 +73,11 @@ class CameraNodeWorker:
                 cams[cid] = {"status": st["status"], "last_frame": last.wall if last is not None else None,
                              "lag_s": st["lag_s"], "detect_hz": st["detect_hz"], "first_rules": proc.first_rules_wall,
                              "gap_s": proc.gap_s}
-        return {"node": self.node, "at": now, "cameras": cams}
+        out = {"node": self.node, "at": now, "cameras": cams}
+        det = getattr(self.rt, "detector", None)
+        if det is not None and hasattr(det, "bytes_sent"):  # Serve inference: what crossed the wire
+            out["inference"] = {"calls": det.calls, "bytes": det.bytes_sent}
+        return out
 
     def ping(self) -> str:
         return self.node

@@ -145,7 +145,7 @@ class MediaMaintainer:
             seen = select(HazardEventRow.event_id).where(HazardEventRow.hazard_id.in_(live))
             for snap, clip in s.execute(select(EventRow.snapshot_path, EventRow.clip_path).where(EventRow.id.in_(seen))):
                 rels += [snap, clip]
-        return {self._stem(r) for r in rels if r}
+        return {self._stem(self.store.local_rel(r)) for r in rels if r}
 
     @staticmethod
     def _stem(rel: str) -> str:

@@ -76,6 +76,15 @@ class EventStore:
         self._live: dict[str, EventRecord] = {}  # spooled openings: their records get the id once replayed
         self._updates: dict[str, int] = {}  # event key -> updates so far (each update's delivery id)
         self._down_since: float | None = None
+        # cluster mode: a node records its media paths as "@<node>/<path>" (db_prefix); the control side, which serves
+        # the API, fetches such a file from its node (fetch(node, path) -> bytes) and keeps a copy under nodes/<node>/
+        self.db_prefix = ""
+        self.fetch: Callable[[str, str], bytes | None] | None = None
+        # cluster mode: may this process still write for the camera (fence(session, camera_id))? A node that lost a
+        # camera (declared dead, yet its process still running for a moment, or cut off) must not write beside the
+        # camera's new node: each write checks, in its own transaction, that this node still holds the camera
+        self.fence: Callable[[Any, str], bool] | None = None
+        self.fenced = 0  # writes dropped by the fence
 
     def close_stale_open_events(self) -> int:
         """At start-up, events left open by a previous run are closed (their state is unknown)."""
@@ -105,12 +114,22 @@ class EventStore:
                                 float(r.peak_confidence), dict(r.params or {}), dict(r.detail or {}), id=r.id,
                                 stored_key=r.event_key) for r in rows]
 
+    def local_rel(self, rel: str) -> str:
+        """A recorded media path as a path under this store's media dir: its own files without their node prefix,
+        another node's files where their fetched copies go (nodes/<node>/...)."""
+        if not rel.startswith("@"):
+            return rel
+        if self.db_prefix and rel.startswith(self.db_prefix):
+            return rel[len(self.db_prefix):]
+        node, _, rest = rel[1:].partition("/")
+        return f"nodes/{node}/{rest}"
+
     def _abs(self, rel: str) -> Path:
-        return self.media_dir / rel
+        return self.media_dir / self.local_rel(rel)
 
     def _rel(self, path: str | Path) -> str:
-        """`path` relative to the media dir (ValueError when it lies outside)."""
-        return Path(path).resolve().relative_to(self.media_dir.resolve()).as_posix()
+        """`path` relative to the media dir, as recorded (ValueError when it lies outside)."""
+        return self.db_prefix + Path(path).resolve().relative_to(self.media_dir.resolve()).as_posix()
 
     @staticmethod
     def _remove_quietly(path: Path) -> None:
@@ -132,7 +151,7 @@ class EventStore:
         except OSError:
             self._remove_quietly(tmp)
             raise
-        return rel.as_posix()
+        return self.db_prefix + rel.as_posix()
 
     # -- EventSink ---------------------------------------------------------------------------
     def started(self, event: EventRecord, snapshot_jpeg: bytes | None) -> None:
@@ -196,8 +215,17 @@ class EventStore:
         row = s.get(EventRow, event.id) if event.id is not None else None
         return row if row is not None else s.scalar(select(EventRow).where(EventRow.event_key == key))
 
-    def _open(self, event: EventRecord, snapshot_jpeg: bytes | None, key: str) -> int:
+    def _fenced(self, s, camera_id: str, op: str) -> bool:
+        if self.fence is None or self.fence(s, camera_id):
+            return False
+        self.fenced += 1
+        log.warning("camera %s is held by another node now: this node's %s write is dropped", camera_id, op)
+        return True
+
+    def _open(self, event: EventRecord, snapshot_jpeg: bytes | None, key: str) -> int | None:
         with self.sessions.begin() as s:
+            if self._fenced(s, event.camera_id, "event opening"):
+                return None
             row = s.scalar(select(EventRow).where(EventRow.event_key == key))
             if row is not None:  # a replayed opening that did reach the database before
                 return row.id
@@ -220,6 +248,8 @@ class EventStore:
 
     def _update(self, event: EventRecord, snapshot_jpeg: bytes | None, key: str, n: int) -> None:
         with self.sessions.begin() as s:
+            if self._fenced(s, event.camera_id, "event update"):
+                return
             row = self._row(s, event, key)
             if row is None:
                 return
@@ -235,6 +265,8 @@ class EventStore:
 
     def _end(self, event: EventRecord, key: str) -> None:
         with self.sessions.begin() as s:
+            if self._fenced(s, event.camera_id, "event end"):
+                return
             row = self._row(s, event, key)
             if row is None:
                 return
@@ -312,10 +344,32 @@ class EventStore:
             self._live.pop(key, None)
 
     def snapshot_file(self, row: EventRow) -> Path | None:
-        if not row.snapshot_path:
+        return self.media_file(row.snapshot_path) if row.snapshot_path else None
+
+    def media_file(self, rel: str) -> Path | None:
+        """The file of a recorded media path, inside the media dir; one another node recorded is fetched from it
+        first (cluster mode), None when it cannot be had."""
+        root = self.media_dir.resolve()
+        p = (self.media_dir / self.local_rel(rel)).resolve()
+        if root not in p.parents:
             return None
-        p = (self.media_dir / row.snapshot_path).resolve()
-        return p if p.is_file() and self.media_dir.resolve() in p.parents else None
+        if not p.is_file() and rel.startswith("@") and self.fetch is not None:
+            node, _, rest = rel[1:].partition("/")
+            try:
+                data = self.fetch(node, rest)
+            except Exception as exc:  # noqa: BLE001 - the node is gone or slow: no evidence now, not a 500
+                log.warning("media %s: node %s did not send it: %s", rel, node, exc)
+                data = None
+            if data:
+                tmp = p.with_suffix(p.suffix + ".tmp")
+                try:
+                    p.parent.mkdir(parents=True, exist_ok=True)
+                    tmp.write_bytes(data)
+                    tmp.replace(p)
+                except OSError as exc:
+                    self._remove_quietly(tmp)
+                    log.error("media %s: cannot keep the copy fetched from node %s: %s", rel, node, exc)
+        return p if p.is_file() else None
 
     # -- evidence clips ------------------------------------------------------------------------
     def clip_path_for(self, event_id: int) -> Path:
@@ -370,15 +424,14 @@ class EventStore:
         """The clip file of a row when it is ready and exists inside the media dir."""
         if row.clip_status != "ready" or not row.clip_path:
             return None
-        p = (self.media_dir / row.clip_path).resolve()
-        return p if p.is_file() and self.media_dir.resolve() in p.parents else None
+        return self.media_file(row.clip_path)
 
     def media_deleted(self, rels: list[str]) -> None:
         """Media retention deleted these files (paths relative to the media dir): their clips become
         'pruned' (no path), their snapshots go from the rows. Clips still recording are left alone."""
         with self._lock, self.sessions.begin() as s:
             for i in range(0, len(rels), 500):
-                chunk = rels[i:i + 500]
+                chunk = [self.db_prefix + r for r in rels[i:i + 500]]
                 s.execute(update(EventRow).where(EventRow.clip_path.in_(chunk), EventRow.clip_status != "recording")
                           .values(clip_path=None, clip_status="pruned"))
                 s.execute(update(EventRow).where(EventRow.snapshot_path.in_(chunk)).values(snapshot_path=None))

@@ -59,3 +59,11 @@ def cluster_db():
     yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     with _pg_connect() as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def crowd10(tmp_path_factory):
+    """The street footage at 10 fps as Annex-B H.264, for the cluster's RTSP cameras."""
+    from helpers import shared_path
+    from vigil.streams.rtsp import annexb_from_video
+    return annexb_from_video(shared_path("data", "video", "street_crowd.mp4"), tmp_path_factory.mktemp("annexb"), fps=10)

@@ -55,6 +55,7 @@ def rtsp_server(rtsp_server_factory):
     return rtsp_server_factory()
 
 from vigil_fixtures import *  # noqa: E402,F401,F403  (database, API and browser fixtures)
+from cluster_fixtures import cluster_db, crowd10, local_cluster  # noqa: E402,F401  (a local Ray cluster, a database of its own)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from cluster_fixtures import cluster_db  # noqa: F401  (fixture)
 from vigil.cluster.bench_failover import rows
 
 pytestmark = pytest.mark.postgres

@@ -9,35 +9,26 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from cluster_fixtures import cluster_db, local_cluster  # noqa: F401  (fixtures)
-from helpers import run_vigil, shared_path, wait_until
+from helpers import run_vigil, wait_until
 from vigil.cluster.bench_failover import hanging, overlapping, rows, staffing_camera
-from vigil_fixtures import service_config
+from vigil_fixtures import authed_client, service_config
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module")
-def crowd10(tmp_path_factory):
-    from vigil.streams.rtsp import annexb_from_video
-    return annexb_from_video(shared_path("data", "video", "street_crowd.mp4"), tmp_path_factory.mktemp("annexb"), fps=10)
-
-
 def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_path, cluster_db, local_cluster, crowd10,
                                                                            rtsp_server_factory, record_property):
-    from vigil.cluster.ray_backend import maintainer_actor
+    from vigil.cluster.ray_backend import start_cluster_mode
     from vigil.config import parse_config
-    from vigil.service import Runtime
     import ray
 
     srv = rtsp_server_factory({f"c{i}": crowd10 for i in range(4)})
     cams = [staffing_camera(f"c{i}", srv.url(f"c{i}"), offline_after_s=1.0 if i % 2 else 60.0) for i in range(4)]
     cfg = parse_config({**service_config(tmp_path, cluster_db, cameras=cams), "cluster": {"tick_s": 0.5}})
     nodes = [local_cluster.add(vigil_cameras=8) for _ in range(2)]
-    control = Runtime(cfg, role="control")  # what `vigil serve --cluster` runs: the inventory, the dispatcher
-    maint = maintainer_actor(cfg.model_dump())
+    control = start_cluster_mode(cfg)  # what `vigil serve --cluster` runs: the API's side, and the maintainer
+    maint = control.cluster_maintainer
     try:
         def status():
             return ray.get(maint.status.remote(), timeout=30)
@@ -52,6 +43,13 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         st = status()
         # some events open and end on every camera before the kill
         assert wait_until(lambda: rows(cluster_db, "SELECT count(DISTINCT camera_id) FROM events")[0][0] == 4, 60)
+        # the API (the control side) serves an event's snapshot, fetched from the node that recorded it
+        eid, snap = rows(cluster_db, "SELECT id, snapshot_path FROM events WHERE snapshot_path IS NOT NULL ORDER BY id")[0]
+        assert snap.startswith("@") and snap[1:].split("/", 1)[0] in st["holders"], snap
+        with authed_client(control) as client:
+            got = client.get(f"/api/events/{eid}/snapshot.jpg")
+        assert got.status_code == 200 and got.content[:2] == b"\xff\xd8", (got.status_code, got.text[:200])
+        assert (control.store.media_dir / "nodes").is_dir()  # the copy kept on the API's side
 
         # 2. kill the raylet of the first node: its two cameras go to the other
         victim = local_cluster.node_name(nodes[0])
@@ -135,7 +133,9 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
             ray.kill(maint)
             control.stop()
     # nothing was written twice: per camera, zone and rule, events never overlap; every key once
-    assert overlapping(cluster_db) == []
+    bad = overlapping(cluster_db)
+    assert bad == [], [rows(cluster_db, "SELECT id, camera_id, rule, started_at, ended_at, detail FROM events WHERE id IN "
+                            f"({a}, {b})") for _k, a, b in bad]
     assert rows(cluster_db, "SELECT count(*) - count(DISTINCT event_key) FROM events") == [(0,)]
     assert rows(cluster_db, "SELECT count(*) - count(DISTINCT delivery_id) FROM outbox") == [(0,)]
 

@@ -8,18 +8,11 @@ import time
 
 import pytest
 
-from cluster_fixtures import cluster_db, local_cluster  # noqa: F401  (fixtures)
-from helpers import shared_path, wait_until
+from helpers import wait_until
 from vigil.cluster.bench_failover import overlapping, rows, staffing_camera
 from vigil_fixtures import service_config
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def crowd10(tmp_path_factory):
-    from vigil.streams.rtsp import annexb_from_video
-    return annexb_from_video(shared_path("data", "video", "street_crowd.mp4"), tmp_path_factory.mktemp("annexb"), fps=10)
 
 
 def test_camera_nodes_decode_and_the_serve_deployment_infers(tmp_path, cluster_db, local_cluster, crowd10,
@@ -27,18 +20,17 @@ def test_camera_nodes_decode_and_the_serve_deployment_infers(tmp_path, cluster_d
     import ray
     from ray import serve
 
-    from vigil.cluster.ray_backend import maintainer_actor
+    from vigil.cluster.ray_backend import start_cluster_mode
     from vigil.cluster.serve_detector import APP, DEPLOYMENT
     from vigil.config import parse_config
-    from vigil.service import Runtime
 
     srv = rtsp_server_factory({f"c{i}": crowd10 for i in range(3)})
     cams = [staffing_camera(f"c{i}", srv.url(f"c{i}")) for i in range(3)]
     cfg = parse_config({**service_config(tmp_path, cluster_db, cameras=cams),
                         "cluster": {"tick_s": 0.5, "inference": "serve"}})
     local_cluster.add(vigil_cameras=8)
-    control = Runtime(cfg, role="control")
-    maint = maintainer_actor(cfg.model_dump())
+    control = start_cluster_mode(cfg)
+    maint = control.cluster_maintainer
     try:
         def status():
             return ray.get(maint.status.remote(), timeout=60)

@@ -98,6 +98,8 @@ class CameraProcessor:
         # cluster mode, a camera moved here: when its previous node last saw a frame, and the move (for the gap event)
         self._gap_from: datetime | None = None
         self._move: dict = {}
+        self._moved = False
+        self._started_wall = time.time()
         self.gap_s: float | None = None  # the move's gap, once the first frame here has come
         self.first_rules_wall: float | None = None  # time.time() of the first frame through the rules
 
@@ -140,7 +142,7 @@ class CameraProcessor:
             if offline:
                 self.offline_event = offline[0]  # ends when frames come, like its own
                 left += offline[1:]
-            self._gap_from, self._move = last_seen, dict(move)
+            self._gap_from, self._move, self._moved = last_seen, dict(move), True
         return left
 
     def hand_over(self) -> None:
@@ -227,8 +229,11 @@ class CameraProcessor:
                 self._check_offline()
 
     def _check_offline(self) -> None:
-        if self._gap_from is not None and self.reader.last_frame is not None:
-            self._record_gap(self.reader.last_frame.wall)
+        if self._moved and self.gap_s is None and self.reader.last_frame is not None:
+            if self._gap_from is not None:
+                self._record_gap(self.reader.last_frame.wall)
+            else:  # its old node never reported a frame: the gap counted here is at least this
+                self.gap_s = max(0.0, self.reader.last_frame.wall - self._started_wall)
         since = self.reader.health.seconds_since_frame()
         moved = since is None and self._gap_from is not None  # no frame here yet since the camera moved
         if since is None:

@@ -125,6 +125,7 @@ class Runtime:
     def start(self) -> None:
         if self.role == "cameras":
             self.notify.spool_maintainer.start()  # event writes survive a database blink; the control side dispatches
+            self.maintainer.start()  # the node's own media
         else:
             self.maintainer.start()
             self.notify.start()
@@ -259,8 +260,8 @@ class Runtime:
         self.cameras_live = False
         self._watch_stop.set()
         self.live.close_all()
+        self.maintainer.stop()
         if self.role != "cameras":
-            self.maintainer.stop()
             self.ledger.stop()
         with self._inventory_lock:  # no apply_inventory half way
             if self.scheduler is not None:

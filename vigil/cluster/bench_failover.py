@@ -80,9 +80,8 @@ def run(db_url: str, clip: Path, *, kills: int = 10, cameras: int = 4, nodes: in
     import ray
     from ray.cluster_utils import Cluster
 
-    from vigil.cluster.ray_backend import maintainer_actor
+    from vigil.cluster.ray_backend import start_cluster_mode
     from vigil.config import parse_config
-    from vigil.service import Runtime
     from vigil.streams.rtsp import RtspServer, annexb_from_video
 
     work = Path(tempfile.mkdtemp(prefix="vigil-failover-"))
@@ -99,8 +98,8 @@ def run(db_url: str, clip: Path, *, kills: int = 10, cameras: int = 4, nodes: in
     cfg = parse_config({"institutions": [{"id": "fy", "name": "示范县福缘养老院", "region": "示范县/城关镇"}],
                         "cameras": cams, "storage": {"database_url": db_url, "data_dir": str(work / "data")},
                         "cluster": {"tick_s": 0.5}})
-    control = Runtime(cfg, role="control")
-    maint = maintainer_actor(cfg.model_dump())
+    control = start_cluster_mode(cfg)
+    maint = control.cluster_maintainer
     out: dict = {"cameras": cameras, "nodes": nodes, "capacity": capacity, "kills": []}
 
     def status():

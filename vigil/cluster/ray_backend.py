@@ -98,5 +98,13 @@ def start_cluster_mode(cfg):
 
     connect(cfg.cluster.address)
     rt = Runtime(cfg, role="control")
+    rt.store.fetch = fetch_media
     rt.cluster_maintainer = maintainer_actor(cfg.model_dump())
     return rt
+
+
+def fetch_media(node: str, rel: str, timeout_s: float = 30.0) -> bytes | None:
+    """A snapshot or clip from the node that recorded it (the API's EventStore.fetch in cluster mode)."""
+    import ray
+
+    return ray.get(ray.get_actor(f"vigil-worker-{node}", namespace=NAMESPACE).media.remote(rel), timeout=timeout_s)

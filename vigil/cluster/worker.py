@@ -12,6 +12,7 @@ This module does not import Ray: vigil/cluster/ray_backend.py wraps the class as
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -35,7 +36,10 @@ class CameraNodeWorker:
             self.rt = Runtime(c, start_cameras=False, role="cameras",
                               data_dir=Path(c.storage.data_dir).resolve() / "nodes" / node)
             self.rt.only = set()
+            self.rt.store.db_prefix = f"@{node}/"  # media paths name this node: the API fetches them from here
+            self.rt.store.fence = self._holds
             self.rt.start()
+            threading.Thread(target=self._watch_raylet, name="raylet-watch", daemon=True).start()
         log.info("cluster node %s: worker up (%s)", node, "stand-in" if standin else "cameras")
 
     def assign(self, cameras: list[str], handover: dict[str, dict] | None = None) -> dict:
@@ -78,6 +82,31 @@ class CameraNodeWorker:
         if det is not None and hasattr(det, "bytes_sent"):  # Serve inference: what crossed the wire
             out["inference"] = {"calls": det.calls, "bytes": det.bytes_sent}
         return out
+
+    def _holds(self, session, camera_id: str) -> bool:
+        """The store's fence: this node still holds the camera on the maintainer's record."""
+        from sqlalchemy import select
+
+        from vigil.api.db_cluster import CameraHolderRow
+
+        return session.scalar(select(CameraHolderRow.node).where(CameraHolderRow.camera_id == camera_id)) == self.node
+
+    def _watch_raylet(self) -> None:
+        """The raylet that started this process is gone (its node was killed): stop at once rather than run on for
+        the moment Ray takes to notice (the fence drops what such a process would still write)."""
+        parent = os.getppid()
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        log.error("cluster node %s: its raylet is gone; this worker exits", self.node)
+        os._exit(1)
+
+    def media(self, rel: str) -> bytes | None:
+        """A media file of this node (snapshot or clip, path under its media dir), for the API to serve."""
+        if self.rt is None:
+            return None
+        root = self.rt.store.media_dir.resolve()
+        p = (root / rel).resolve()
+        return p.read_bytes() if root in p.parents and p.is_file() else None
 
     def ping(self) -> str:
         return self.node

@@ -197,6 +197,8 @@ class CameraOut(BaseModel):
     last_error: str | None
     lag_s: float = Field(0.0, description="Decode to rules-done delay of the last detection frame, seconds.")
     dropped_frames: int = Field(0, description="Frames dropped because the processor was busy (newest frame wins).")
+    node: str | None = Field(None, description="Cluster mode: the node holding the camera (its status, rates and lag "
+                                               "are that node's last report); absent on one box.")
     models: dict[str, str | None] = Field(default_factory=dict, description=(
         "The model files this camera's detection really runs, by purpose (objects, fire; null: no fire rule here). "
         "An int8 file this CPU cannot compute exactly is replaced by its float twin: see Health.models for why."))

@@ -50,6 +50,12 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
             got = client.get(f"/api/events/{eid}/snapshot.jpg")
         assert got.status_code == 200 and got.content[:2] == b"\xff\xd8", (got.status_code, got.text[:200])
         assert (control.store.media_dir / "nodes").is_dir()  # the copy kept on the API's side
+        # the camera list says which node holds each camera, as it last reported
+        time.sleep(2.5)
+        with authed_client(control) as client:
+            listed = {c["id"]: c for c in client.get("/api/cameras").json()}
+        assert {c: listed[c]["node"] for c in listed} == {c: n for n, cs in st["holders"].items() for c in cs}, listed
+        assert all(c["status"] == "online" and c["detect_hz"] > 0 for c in listed.values()), listed
 
         # 2. kill the raylet of the first node: its two cameras go to the other
         victim = local_cluster.node_name(nodes[0])
@@ -68,13 +74,12 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         assert failover <= 30
         # events open at the kill went on as the same rows on the new node
         t_back = max(fr[c] for c in moved)
-        time.sleep(12)  # the rules flip every few seconds: the adopted events end here
+        # the rules flip every few seconds: the adopted events end on the new node, which says so in their detail
+        assert wait_until(lambda: rows(cluster_db, "SELECT count(*) FROM events WHERE (detail->>'taken_over')::int >= 1")[0][0], 30)
         kill_at = datetime.fromtimestamp(t_kill, timezone.utc)
         n_open, hung = hanging(cluster_db, moved, t_kill)
         assert n_open, "no event was open on the killed node (the footage should always have some)"
         assert hung == [], "events open at the kill were not continued by the new node"
-        continued = rows(cluster_db, "SELECT count(*) FROM events WHERE (detail->>'taken_over')::int >= 1")[0][0]
-        assert continued >= 1, "no event open at the kill was continued (and ended) by the new node"
         # the gap: camera_offline from the last frame on the killed node where it reached offline_after_s (1 s on
         # c1 and c3), none where it did not (60 s)
         offline = rows(cluster_db, "SELECT camera_id, started_at, ended_at, detail FROM events "
@@ -102,13 +107,12 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         nodes.append(local_cluster.add(vigil_cameras=8))
         newcomer = local_cluster.node_name(nodes[-1])
         assert wait_until(lambda: len(status()["holders"].get(newcomer, ())) >= 1, 60), status()
-        time.sleep(5)
+        assert wait_until(settled, 60), status()
         after = status()
         assert sorted(len(c) for n, c in after["holders"].items() if n != victim) == [2, 2], after["holders"]
-        assert wait_until(lambda: all((v or 0) > 0 for v in status()["first_rules"].values()), 30)
         # no flapping: nothing moves once balanced
         n_moves = len(after["moves"])
-        time.sleep(4)
+        time.sleep(3)
         assert len(status()["moves"]) == n_moves, status()["moves"][n_moves:]
 
         # 4. `vigil cluster status` reads the record (no Ray connection needed)

@@ -38,7 +38,7 @@ def test_camera_nodes_decode_and_the_serve_deployment_infers(tmp_path, cluster_d
         t0 = time.time()
         # events come from the Serve detector's boxes exactly as from a local model
         assert wait_until(lambda: rows(cluster_db, "SELECT count(DISTINCT camera_id) FROM events")[0][0] == 3, 90)
-        time.sleep(10)
+        time.sleep(6)
         st = status()
         worker = ray.get_actor(f"vigil-worker-{next(iter(st['holders']))}", namespace="vigil")
         hb = ray.get(worker.heartbeat.remote(), timeout=30)

@@ -285,6 +285,8 @@ class Runtime:
         status = proc.status() if proc else {"status": "disabled" if not cam.enabled else "stopped", "fps": 0.0,
                                              "last_frame_at": None, "detect_hz": 0.0, "reconnects": 0, "last_error": None,
                                              "lag_s": 0.0, "dropped_frames": 0}
+        if proc is None and self.role == "control" and cam.enabled:  # cluster mode: as its node last reported it
+            status.update(self._cluster_holders().get(cam.id, {"status": "unplaced", "node": None}))
         runs = {m["purpose"]: m["used"] for m in self.model_status()} if proc else {}
         models = {"objects": runs.get("objects"), "fire": runs.get("fire") if cam.has_fire_rule else None} if proc else {}
         return {
@@ -292,6 +294,26 @@ class Runtime:
             "institution_name": inst.name if inst else None, "region": inst.region if inst else None, "site_kind": cam.site_kind, "url": redact_url(cam.url), "detect_fps": cam.detect_fps,
             "enabled": cam.enabled, "zones": [z.name for z in cam.zones], "models": models, **status,
         }
+
+    def _cluster_holders(self) -> dict[str, dict]:
+        """Cluster mode: each camera's node and status from the maintainer's record, read at most every 2 s."""
+        import time
+
+        cached = getattr(self, "_holders", None)
+        if cached is not None and time.monotonic() - cached[0] < 2.0:
+            return cached[1]
+        from sqlalchemy import select
+
+        from vigil.api.db_cluster import CameraHolderRow
+
+        with self.sessions() as s:
+            rows = s.scalars(select(CameraHolderRow)).all()
+            out = {r.camera_id: {"status": r.status or ("starting" if r.node else "unplaced"), "node": r.node,
+                                 "lag_s": r.lag_s or 0.0, "detect_hz": r.detect_hz or 0.0,
+                                 "last_frame_at": r.last_frame_at.timestamp() if r.last_frame_at else None}
+                   for r in rows}
+        self._holders = (time.monotonic(), out)
+        return out
 
     def regions_by_institution(self) -> dict[str, str]:
         """Institution id -> region path: what scopes are resolved against."""

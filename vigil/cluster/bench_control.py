@@ -121,6 +121,7 @@ def run(db_url: str, data_dir: str, *, cameras: int = 1500, raylets: int = 5, no
         out["head_rss_mb_end"] = {"gcs": gcs_rss_mb(), "maintainer": st["rss_mb"]}
         out["tick_ms_p50"], out["tick_ms_max"] = st["tick_ms_p50"], st["tick_ms_max"]
         out["tick_phase_max_ms"] = st["phase_max_ms"]
+        out["tick_phase_cpu_max_ms"] = st["phase_cpu_max_ms"]
         out["placed"], out["confirmed"] = st["placed"], st["confirmed"]
         return out
     finally:

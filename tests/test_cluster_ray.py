@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 
 def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_path, cluster_db, local_cluster, crowd10,
                                                                            rtsp_server_factory, record_property):
-    from vigil.cluster.ray_backend import start_cluster_mode
+    from vigil.cluster.ray_backend import start_cluster_mode, stop_cluster_mode
     from vigil.config import parse_config
     import ray
 
@@ -131,11 +131,7 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         assert sum(1 for line in text.splitlines() if line.startswith("vigil_cluster_camera_lag_seconds{")) == 4
         assert "new camera" in {m["reason"] for m in report["moves"]} and "rebalance" in {m["reason"] for m in report["moves"]}
     finally:
-        try:
-            ray.get(maint.stop.remote(), timeout=60)
-        finally:
-            ray.kill(maint)
-            control.stop()
+        stop_cluster_mode(control)
     # nothing was written twice: per camera, zone and rule, events never overlap; every key once
     bad = overlapping(cluster_db)
     assert bad == [], [rows(cluster_db, "SELECT id, camera_id, rule, started_at, ended_at, detail FROM events WHERE id IN "

@@ -20,7 +20,7 @@ def test_camera_nodes_decode_and_the_serve_deployment_infers(tmp_path, cluster_d
     import ray
     from ray import serve
 
-    from vigil.cluster.ray_backend import start_cluster_mode
+    from vigil.cluster.ray_backend import start_cluster_mode, stop_cluster_mode
     from vigil.cluster.serve_detector import APP, DEPLOYMENT
     from vigil.config import parse_config
 
@@ -46,11 +46,9 @@ def test_camera_nodes_decode_and_the_serve_deployment_infers(tmp_path, cluster_d
         elapsed = time.time() - t0
     finally:
         try:
-            ray.get(maint.stop.remote(), timeout=60)
+            stop_cluster_mode(control)
         finally:
-            ray.kill(maint)
             serve.shutdown()
-            control.stop()
     inf = hb["inference"]
     assert inf["calls"] > 0 and info["batches"] > 0
     per_call = inf["bytes"] / inf["calls"]

@@ -60,7 +60,7 @@ def run(db_url: str, data_dir: str, *, cameras: int = 1500, raylets: int = 5, no
     import ray
     from ray.cluster_utils import Cluster
 
-    from vigil.cluster.ray_backend import maintainer_actor
+    from vigil.cluster.ray_backend import maintainer_actor, stop_maintainer
     from vigil.config import parse_config
 
     t0 = time.time()
@@ -125,13 +125,12 @@ def run(db_url: str, data_dir: str, *, cameras: int = 1500, raylets: int = 5, no
         out["placed"], out["confirmed"] = st["placed"], st["confirmed"]
         return out
     finally:
-        if maint is not None:
-            try:
-                ray.get(maint.stop.remote(), timeout=120)
-            finally:
-                ray.kill(maint)
-        ray.shutdown()
-        cluster.shutdown()
+        try:
+            if maint is not None:
+                stop_maintainer(maint, timeout_s=120)
+        finally:
+            ray.shutdown()
+            cluster.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:

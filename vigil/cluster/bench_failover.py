@@ -80,7 +80,7 @@ def run(db_url: str, clip: Path, *, kills: int = 10, cameras: int = 4, nodes: in
     import ray
     from ray.cluster_utils import Cluster
 
-    from vigil.cluster.ray_backend import start_cluster_mode
+    from vigil.cluster.ray_backend import start_cluster_mode, stop_cluster_mode
     from vigil.config import parse_config
     from vigil.streams.rtsp import RtspServer, annexb_from_video
 
@@ -136,10 +136,8 @@ def run(db_url: str, clip: Path, *, kills: int = 10, cameras: int = 4, nodes: in
             raylets.append(cluster.add_node(num_cpus=1, resources={"vigil_cameras": capacity}))
     finally:
         try:
-            ray.get(maint.stop.remote(), timeout=60)
+            stop_cluster_mode(control)
         finally:
-            ray.kill(maint)
-            control.stop()
             ray.shutdown()
             cluster.shutdown()
             srv.stop()

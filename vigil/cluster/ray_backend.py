@@ -108,3 +108,22 @@ def fetch_media(node: str, rel: str, timeout_s: float = 30.0) -> bytes | None:
     import ray
 
     return ray.get(ray.get_actor(f"vigil-worker-{node}", namespace=NAMESPACE).media.remote(rel), timeout=timeout_s)
+
+
+def stop_maintainer(maint, timeout_s: float = 60.0) -> None:
+    """Stop the cluster's maintainer and its workers, then remove the actor (Ray would restart a detached one)."""
+    import ray
+
+    try:
+        ray.get(maint.stop.remote(), timeout=timeout_s)
+    finally:
+        ray.kill(maint)
+
+
+def stop_cluster_mode(rt) -> None:
+    """Undo start_cluster_mode: the maintainer (with the cameras on every node), then the control Runtime. A served
+    API stops only itself (the cameras keep running); tests and benchmarks stop the whole cluster mode with this."""
+    try:
+        stop_maintainer(rt.cluster_maintainer)
+    finally:
+        rt.stop()

@@ -109,3 +109,80 @@ def test_the_one_box_service_never_imports_ray(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "role all ray loaded False" in out.stdout, out.stdout
+
+
+class _Record:
+    """The control Runtime's view of camera_holders (what NodeFeed reads), changed by the test as the maintainer would."""
+
+    def __init__(self, holders: dict[str, str | None]):
+        self.holders, self._holders, self.reads = holders, None, 0
+
+    def _cluster_holders(self):
+        if self._holders is None:
+            self.reads += 1
+            self._holders = {c: {"node": n} for c, n in self.holders.items()}
+        return self._holders
+
+
+def test_the_live_view_asks_the_holding_node_and_follows_a_move():
+    """NodeFeed (plain logic; the Ray transport is a function): the node holding the camera answers; a dead node is a
+    503 that says so and makes the next call read the record again; a camera that left a node is asked of its new
+    node; a camera placed nowhere is a 409; an MJPEG stream rides out a move instead of ending."""
+    import asyncio
+
+    import pytest
+
+    from vigil.cluster.live_proxy import NodeFeed
+    from vigil.live import LiveError
+
+    calls, dead = [], set()
+    held = {"n1": {"c1"}, "n2": set()}
+
+    def call_node(node, method, args, kwargs, timeout_s):
+        calls.append((node, method, args[0]))
+        if node in dead:
+            raise TimeoutError("no answer")
+        if args[0] not in held[node]:
+            return {"error": {"status": 409, "detail": f"camera '{args[0]}' is not running"}}
+        if method == "snapshot_jpeg":
+            return {"ok": b"\xff\xd8" + node.encode()}
+        if method == "next_jpeg":
+            return {"ok": [(args[1] or 0) + 1, node.encode()]}
+        if method == "open_session":
+            return {"error": {"status": 409, "detail": "not H.264"}}
+        return {"ok": {"frame_at": 1.0, "width": 2, "height": 2, "detections": []}}
+
+    rec = _Record({"c1": "n1", "c9": None})
+    feed = NodeFeed(rec, call_node)
+    assert feed.snapshot_jpeg("c1") == b"\xff\xd8n1" and calls[-1] == ("n1", "snapshot_jpeg", "c1")
+    assert feed.next_jpeg("c1", None) == (1, b"n1")
+    # the node dies: a clear 503, and the record is read again on the next call
+    dead.add("n1")
+    with pytest.raises(LiveError) as err:
+        feed.snapshot_jpeg("c1")
+    assert err.value.status == 503 and "(n1) does not answer" in err.value.detail
+    assert feed.next_jpeg("c1", 1) == (1, None)  # an MJPEG stream waits through the move
+    # the camera moves to n2: asked there
+    held["n2"].add("c1")
+    rec.holders["c1"] = "n2"
+    rec._holders = None
+    assert feed.snapshot_jpeg("c1") == b"\xff\xd8n2"
+    assert feed.next_jpeg("c1", 1) == (2, b"n2")
+    # a refusal on the node comes back with its status and words
+    with pytest.raises(LiveError) as err:
+        asyncio.run(feed.open_session("c1", "rtsp://x", "v=0", "offer"))
+    assert (err.value.status, err.value.detail) == (409, "not H.264")
+    # placed nowhere: 409 for live, 503 "no frame" for a snapshot, empty overlay; the MJPEG stream ends
+    for call in (lambda: feed.next_jpeg("c9", None), lambda: asyncio.run(feed.open_session("c9", "u", "v=0", "offer"))):
+        with pytest.raises(LiveError) as err:
+            call()
+        assert err.value.status == 409 and "not running on any node" in err.value.detail
+    with pytest.raises(LiveError) as err:
+        feed.snapshot_jpeg("c9")
+    assert err.value.status == 503
+    assert feed.detections("c9")["detections"] == [] and feed.detections("c1")["frame_at"] == 1.0
+    rec.holders["c1"] = None
+    rec._holders = None
+    with pytest.raises(LiveError):
+        feed.next_jpeg("c1", 2)
+    assert asyncio.run(feed.hang_up("c9", "s1")) is False

@@ -25,7 +25,8 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
 
     srv = rtsp_server_factory({f"c{i}": crowd10 for i in range(4)})
     cams = [staffing_camera(f"c{i}", srv.url(f"c{i}"), offline_after_s=1.0 if i % 2 else 60.0) for i in range(4)]
-    cfg = parse_config({**service_config(tmp_path, cluster_db, cameras=cams), "cluster": {"tick_s": 0.5}})
+    cfg = parse_config({**service_config(tmp_path, cluster_db, cameras=cams), "cluster": {"tick_s": 0.5},
+                        "live": {"ice_host_addresses": ["127.0.0.1"], "mjpeg_fps": 5, "mjpeg_max_s": 2}})
     nodes = [local_cluster.add(vigil_cameras=8) for _ in range(2)]
     control = start_cluster_mode(cfg)  # what `vigil serve --cluster` runs: the API's side, and the maintainer
     maint = control.cluster_maintainer
@@ -56,6 +57,12 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
             listed = {c["id"]: c for c in client.get("/api/cameras").json()}
         assert {c: listed[c]["node"] for c in listed} == {c: n for n, cs in st["holders"].items() for c in cs}, listed
         assert all(c["status"] == "online" and c["detect_hz"] > 0 for c in listed.values()), listed
+        # live view of a camera held by a node: snapshot, overlay, MJPEG and WebRTC answered by that node
+        live_cam = st["holders"][sorted(st["holders"])[0]][0]
+        with authed_client(control) as client:
+            _live_view_from_its_node(client, live_cam)
+            audited = client.get("/api/audit", params={"action": "media.live"}).json()["items"]
+        assert {r["after"]["kind"] for r in audited if r["object_id"] == live_cam} == {"mjpeg", "webrtc"}, audited
 
         # 2. kill the raylet of the first node: its two cameras go to the other
         victim = local_cluster.node_name(nodes[0])
@@ -72,6 +79,9 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         record_property("failover_s", round(failover, 2))
         print(f"failover: {moved} detecting again on the other node {failover:.2f} s after the kill")
         assert failover <= 30
+        # its live view follows it: the snapshot now comes from the node that took it over
+        with authed_client(control) as client:
+            assert wait_until(lambda: client.get(f"/api/cameras/{moved[0]}/snapshot.jpg").status_code == 200, 15)
         # events open at the kill went on as the same rows on the new node
         t_back = max(fr[c] for c in moved)
         # the rules flip every few seconds: the adopted events end on the new node, which says so in their detail
@@ -138,6 +148,27 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
                             f"({a}, {b})") for _k, a, b in bad]
     assert rows(cluster_db, "SELECT count(*) - count(DISTINCT event_key) FROM events") == [(0,)]
     assert rows(cluster_db, "SELECT count(*) - count(DISTINCT delivery_id) FROM outbox") == [(0,)]
+
+
+def _live_view_from_its_node(client, camera_id: str) -> None:
+    import asyncio
+
+    from webrtc_viewer import watch
+
+    snap = client.get(f"/api/cameras/{camera_id}/snapshot.jpg")
+    assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8", (snap.status_code, snap.text[:200])
+    seen = client.get(f"/api/cameras/{camera_id}/detections").json()
+    assert seen["frame_at"] is not None and seen["width"] > 0, seen
+    with client.stream("GET", f"/api/cameras/{camera_id}/live.mjpeg") as r:
+        assert r.status_code == 200, r.read()[:200]
+        body = b"".join(r.iter_bytes())  # mjpeg_max_s=2 ends it
+    parts = [p for p in body.split(b"--vigilframe\r\n") if p]
+    assert len(parts) >= 3 and all(p.split(b"\r\n\r\n", 1)[1][:2] == b"\xff\xd8" for p in parts), len(parts)
+    # WebRTC: the offer goes through the API to the node; the node's relay answers and sends the camera's H.264
+    got = asyncio.run(watch(client, camera_id, 2))
+    assert got["status"] == 200 and got["body"]["video"]["passthrough"] is True, got["body"]
+    assert got["frames"] >= 5, got["frames"]
+    assert client.delete(f"/api/cameras/{camera_id}/webrtc/{got['sid']}").status_code == 204
 
 
 def _yaml(cfg) -> str:

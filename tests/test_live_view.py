@@ -9,6 +9,7 @@ import time
 import pytest
 
 from helpers import wait_until
+from webrtc_viewer import watch
 from vigil_fixtures import SECRET, bearer, make_user, service_config
 
 
@@ -41,49 +42,11 @@ def live_rt(gst_rtsp, street_clip_h264, tmp_path_factory):
         srv.stop()
 
 
-async def _watch(client, camera_id: str, seconds: float, headers=None) -> dict:
-    """A browser-like viewer: recvonly video, H.264 offered; returns what it saw."""
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-    from vigil.live import ice_configuration, restrict_ice_hosts
-
-    restrict_ice_hosts(["127.0.0.1"])
-    pc = RTCPeerConnection(ice_configuration([]))
-    pc.addTransceiver("video", direction="recvonly")
-    got: dict = {"frames": 0, "sizes": set(), "counts": []}
-    track_ready = asyncio.Event()
-
-    @pc.on("track")
-    def on_track(track):
-        got["track"] = track
-        track_ready.set()
-
-    await pc.setLocalDescription(await pc.createOffer())
-    r = await asyncio.to_thread(client.post, f"/api/cameras/{camera_id}/webrtc",
-                                json={"sdp": pc.localDescription.sdp, "type": "offer"}, headers=headers)
-    got["status"], got["body"] = r.status_code, r.json()
-    if r.status_code != 200:
-        await pc.close()
-        return got
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=r.json()["sdp"], type="answer"))
-    await asyncio.wait_for(track_ready.wait(), 10)
-    end = time.monotonic() + seconds
-    try:
-        while time.monotonic() < end:
-            frame = await asyncio.wait_for(got["track"].recv(), 10)
-            got["frames"] += 1
-            got["sizes"].add((frame.width, frame.height))
-            got["counts"].append((time.monotonic(), got["frames"]))
-    finally:
-        got["sid"] = r.json()["session_id"]
-        await pc.close()
-    return got
-
-
 def test_webrtc_viewers_share_one_pull_and_are_audited(live_rt):
     rt, client, _ = live_rt
 
     async def two_viewers():
-        return await asyncio.gather(_watch(client, "gate1", 4), _watch(client, "gate1", 4))
+        return await asyncio.gather(watch(client, "gate1", 4), watch(client, "gate1", 4))
 
     a, b = asyncio.run(two_viewers())
     for v in (a, b):
@@ -109,7 +72,7 @@ def test_scope_cap_hangup_and_bad_offers(live_rt):
     from vigil.live import restrict_ice_hosts
 
     restrict_ice_hosts(["127.0.0.1"])
-    outside = asyncio.run(_watch(client, "gate1", 0, headers=bearer(rt, "hexi")))
+    outside = asyncio.run(watch(client, "gate1", 0, headers=bearer(rt, "hexi")))
     assert outside["status"] == 404 and "does not exist" in outside["body"]["detail"]
     assert client.get("/api/cameras/gate1/live.mjpeg", headers=bearer(rt, "hexi")).status_code == 404
     assert client.post("/api/cameras/nope/webrtc", json={"sdp": "v=0", "type": "offer"}).status_code == 404

@@ -87,6 +87,8 @@ class Runtime:
         self.snapshot_views = audit.ViewCoalescer(window_s=300.0)  # live-wall thumbnails: one audit row per 5 min
         from vigil.live import LiveRelay
         self.live = LiveRelay(cfg.live)  # WebRTC viewers and MJPEG streams (vigil/live.py); its loop starts on first use
+        from vigil.live_feed import LocalFeed
+        self.feed = LocalFeed(self)  # what the live endpoints read; cluster mode: the holding node's (NodeFeed)
         self.processors: dict[str, CameraProcessor] = {}
         self.reader_settings = reader_settings or ReaderSettings()
         self.extra_sink = extra_sink

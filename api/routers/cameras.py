@@ -14,6 +14,8 @@ from vigil.api.deps import get_runtime, get_session
 from vigil.api.errors import error_responses
 from vigil.api.schemas import ID_PATTERN, CameraOut
 from vigil.api.security import can_see, client_address, require
+from vigil.live import LiveError
+from vigil.live_feed import MAX_BOXES, age_s
 from vigil.service import Runtime
 
 router = APIRouter(tags=["cameras"])
@@ -42,25 +44,23 @@ def camera(camera_id: CameraId, rt: Runtime = Depends(get_runtime), who: Princip
 
 @router.get("/api/cameras/{camera_id}/snapshot.jpg", response_class=Response, responses={
     200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}, "description": "Latest frame"},
-    **error_responses(401, 403, 404, 422, 503, e503={"description": "The camera has not delivered a frame yet"})})
+    **error_responses(401, 403, 404, 422, 503, e503={"description": "The camera has not delivered a frame yet (or, in "
+                                                                   "cluster mode, its node does not answer)"})})
 def camera_snapshot(camera_id: CameraId, request: Request, rt: Runtime = Depends(get_runtime),
                     s: Session = Depends(get_session), who: Principal = Depends(require("live.view"))) -> Response:
     """The camera's latest frame (live view). Audited: one row per user and camera per 5 minutes (a live wall
     refreshes its thumbnails every few seconds)."""
     cam = _known(rt, camera_id, who)
-    proc = rt.processors.get(camera_id)
-    jpeg = proc.snapshot_jpeg() if proc else None
-    if jpeg is None:
-        raise HTTPException(503, f"camera '{camera_id}' has not delivered a frame yet")
+    try:
+        jpeg = rt.feed.snapshot_jpeg(camera_id)
+    except LiveError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
     if rt.snapshot_views.due((who.user_id, camera_id), time.monotonic()):
         audit.record(s, who, "live.snapshot", client=client_address(request), object_type="camera",
                      object_id=camera_id, institution_id=cam.institution,
                      region=rt.regions_by_institution().get(cam.institution))
         s.commit()
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
-
-
-MAX_BOXES = 300  # a frame's detections shown at most (highest scores first)
 
 
 class DetectionBox(BaseModel):
@@ -84,34 +84,19 @@ class CameraDetections(BaseModel):
         f"most {MAX_BOXES}. No tracking ids: tracks live inside the rules."))
 
 
-def _boxes(model: str, det, width: int, height: int) -> list[dict]:
-    if det is None or not len(det):
-        return []
-    names = det.class_names
-    out = []
-    for (x1, y1, x2, y2), score, name in zip(det.xyxy.tolist(), det.confidence.tolist(), names):
-        box = [min(1.0, max(0.0, v / d)) for v, d in ((x1, width), (y1, height), (x2, width), (y2, height))]
-        out.append({"model": model, "class_name": name, "score": round(min(1.0, max(0.0, score)), 4),
-                    "box": [round(v, 5) for v in box]})
-    return out
-
-
 @router.get("/api/cameras/{camera_id}/detections", response_model=CameraDetections,
-            responses=error_responses(401, 403, 404, 422),
+            responses=error_responses(401, 403, 404, 422, 503, e503={
+                "description": "Cluster mode: the node holding the camera does not answer"}),
             summary="What the models last saw on a camera (for the live view's overlay)")
 def camera_detections(camera_id: CameraId, rt: Runtime = Depends(get_runtime),
                       who: Principal = Depends(require("live.view"))) -> dict:
     """The detections of the last frame a model ran on (boxes in 0..1 of the frame), as the rules got them. Polled
     by the live view about twice a second; not audited (no picture leaves the server)."""
     _known(rt, camera_id, who)
-    proc = rt.processors.get(camera_id)
-    latest = getattr(proc, "latest_detections", None) if proc is not None else None
-    if latest is None:
-        return {"camera_id": camera_id, "frame_at": None, "age_s": None, "width": None, "height": None,
-                "detections": []}
-    w, h = max(1, latest.width), max(1, latest.height)
-    boxes = _boxes("objects", latest.objects, w, h) + _boxes("fire", latest.fire, w, h)
-    boxes.sort(key=lambda b: -b["score"])
-    return {"camera_id": camera_id, "frame_at": datetime.fromtimestamp(latest.wall, timezone.utc),
-            "age_s": round(max(0.0, time.time() - latest.wall), 3), "width": latest.width, "height": latest.height,
-            "detections": boxes[:MAX_BOXES]}
+    try:
+        seen = rt.feed.detections(camera_id)
+    except LiveError as exc:  # cluster mode: the node holding it does not answer
+        raise HTTPException(exc.status, exc.detail) from None
+    at = seen["frame_at"]
+    return {"camera_id": camera_id, **seen, "frame_at": datetime.fromtimestamp(at, timezone.utc) if at else None,
+            "age_s": age_s(at)}

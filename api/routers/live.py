@@ -58,13 +58,6 @@ def _camera(rt: Runtime, who: Principal, camera_id: str):
     return cam
 
 
-def _running(rt: Runtime, camera_id: str):
-    proc = rt.processors.get(camera_id)
-    if proc is None:
-        raise HTTPException(409, f"camera '{camera_id}' is not running (disabled or stopped)")
-    return proc
-
-
 def _audit(rt: Runtime, who: Principal, cam, client: str | None, after: dict) -> None:
     with rt.sessions() as s:
         audit.record(s, who, "media.live", client=client, object_type="camera", object_id=cam.id,
@@ -77,7 +70,8 @@ def _audit(rt: Runtime, who: Principal, cam, client: str | None, after: dict) ->
     400, 401, 403, 404, 409, 422, 503,
     e409={"description": "The camera is not running, or its stream is not H.264 a browser plays (use live.mjpeg)"},
     e422={"description": "Invalid body, or an offer without H.264 video"},
-    e503={"description": "The viewer limit is reached, or the camera's stream could not be opened"}),
+    e503={"description": "The viewer limit is reached, the camera's stream could not be opened, or (cluster mode) "
+                         "the node holding the camera does not answer"}),
     summary="Watch a camera live over WebRTC (its own H.264, relayed)")
 async def webrtc_offer(camera_id: CameraId, body: LiveOffer, request: Request, rt: Runtime = Depends(get_runtime),
                        who: Principal = Depends(require("live.view"))) -> dict:
@@ -85,10 +79,9 @@ async def webrtc_offer(camera_id: CameraId, body: LiveOffer, request: Request, r
     relayed without re-encoding; each session is audited (`media.live`) and ends on hang-up, on a failed
     connection or after `live.session_max_s`."""
     cam = _camera(rt, who, camera_id)
-    _running(rt, camera_id)
     client = client_address(request)
     try:
-        out = await rt.live.open_session(camera_id, cam.url, body.sdp, body.type, user_id=who.user_id, client=client)
+        out = await rt.feed.open_session(camera_id, cam.url, body.sdp, body.type, user_id=who.user_id, client=client)
     except LiveError as exc:
         raise HTTPException(exc.status, exc.detail) from None
     await run_in_threadpool(_audit, rt, who, cam, client, {"kind": "webrtc", "session_id": out["session_id"][:8]})
@@ -104,8 +97,8 @@ async def webrtc_hang_up(camera_id: CameraId, session_id: SessionId, rt: Runtime
     caller's scope answers 404."""
     _camera(rt, who, camera_id)
     try:
-        await rt.live.hang_up(camera_id, session_id, who.user_id, any_user=who.role == "admin")
-    except LiveError:  # the service is stopping: every session is being closed anyway
+        await rt.feed.hang_up(camera_id, session_id, who.user_id, any_user=who.role == "admin")
+    except LiveError:  # the service is stopping, or (cluster mode) the camera's node is gone: the session with it
         pass
     return Response(status_code=204)
 
@@ -117,18 +110,16 @@ async def webrtc_hang_up(camera_id: CameraId, session_id: SessionId, rt: Runtime
                          "`live.mjpeg_max_s` passes"},
     **error_responses(401, 403, 404, 409, 422, 503,
                       e409={"description": "The camera is not running"},
-                      e503={"description": "No frame yet, or the viewer limit is reached"})},
+                      e503={"description": "No frame yet, the viewer limit is reached, or (cluster mode) the node "
+                                           "holding the camera does not answer"})},
     summary="Watch a camera live as MJPEG (the fallback)")
 async def live_mjpeg(camera_id: CameraId, request: Request, rt: Runtime = Depends(get_runtime),
                      who: Principal = Depends(require("live.view"))) -> StreamingResponse:
-    """The camera reader's latest frames as multipart JPEG, for browsers or cameras WebRTC cannot serve."""
-    from vigil.vision.annotate import encode_jpeg
-
+    """The camera reader's latest frames as multipart JPEG, for browsers or cameras WebRTC cannot serve. In cluster
+    mode the frames come from the node holding the camera (JPEG-encoded there) and follow it when it moves."""
     cam = _camera(rt, who, camera_id)
-    proc = _running(rt, camera_id)
-    if proc.reader.last_frame is None:
-        raise HTTPException(503, f"camera '{camera_id}' has not delivered a frame yet")
     try:
+        first = await run_in_threadpool(rt.feed.next_jpeg, camera_id, None, 80)
         rt.live.mjpeg_enter()
     except LiveError as exc:
         raise HTTPException(exc.status, exc.detail) from None
@@ -139,22 +130,27 @@ async def live_mjpeg(camera_id: CameraId, request: Request, rt: Runtime = Depend
         rt.live.mjpeg_leave()
         raise
 
+    def part(jpeg: bytes) -> bytes:
+        return (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                + jpeg + b"\r\n")
+
     async def parts():
         deadline = time.monotonic() + cfg.mjpeg_max_s
         period = 1.0 / cfg.mjpeg_fps
-        last = None
+        last, jpeg = first
         try:
-            while time.monotonic() < deadline and rt.processors.get(camera_id) is proc:
+            yield part(jpeg)
+            while time.monotonic() < deadline:
                 t0 = time.monotonic()
-                frame = proc.reader.last_frame
-                if frame is not None and frame is not last:
-                    last = frame
-                    jpeg = await run_in_threadpool(encode_jpeg, frame.image, 80)
-                    yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                           .encode() + jpeg + b"\r\n")
                 if await request.is_disconnected():
                     return
                 await asyncio.sleep(max(0.0, period - (time.monotonic() - t0)))
+                try:
+                    last, jpeg = await run_in_threadpool(rt.feed.next_jpeg, camera_id, last, 80)
+                except LiveError:  # the camera stopped (or its node is gone for good): the stream ends
+                    return
+                if jpeg is not None:
+                    yield part(jpeg)
         finally:
             rt.live.mjpeg_leave()
 

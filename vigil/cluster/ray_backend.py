@@ -99,6 +99,8 @@ def start_cluster_mode(cfg):
     connect(cfg.cluster.address)
     rt = Runtime(cfg, role="control")
     rt.store.fetch = fetch_media
+    from vigil.cluster.live_proxy import NodeFeed
+    rt.feed = NodeFeed(rt, call_node)  # live view: asked of the node holding the camera
     rt.cluster_maintainer = maintainer_actor(cfg.model_dump())
     return rt
 
@@ -108,6 +110,23 @@ def fetch_media(node: str, rel: str, timeout_s: float = 30.0) -> bytes | None:
     import ray
 
     return ray.get(ray.get_actor(f"vigil-worker-{node}", namespace=NAMESPACE).media.remote(rel), timeout=timeout_s)
+
+
+_workers: dict[str, Any] = {}
+
+
+def call_node(node: str, method: str, args: tuple, kwargs: dict, timeout_s: float) -> dict:
+    """One live-view call to a node's worker (NodeFeed's transport); the handle is kept until a call fails."""
+    import ray
+
+    handle = _workers.get(node)
+    if handle is None:
+        handle = _workers[node] = ray.get_actor(f"vigil-worker-{node}", namespace=NAMESPACE)
+    try:
+        return ray.get(handle.live.remote(method, *args, **kwargs), timeout=timeout_s)
+    except Exception:
+        _workers.pop(node, None)  # a restarted node has a new worker under the same name
+        raise
 
 
 def stop_maintainer(maint, timeout_s: float = 60.0) -> None:

@@ -108,6 +108,13 @@ class CameraNodeWorker:
         p = (root / rel).resolve()
         return p.read_bytes() if root in p.parents and p.is_file() else None
 
+    def live(self, method: str, *args, **kwargs) -> dict:
+        """The API's live view of a camera this node holds (snapshot, MJPEG frames, overlay, WebRTC offer and hang-up):
+        LocalFeed.call's reply. The WebRTC session runs on this node's relay; only the SDP crosses."""
+        if self.rt is None:
+            return {"error": {"status": 409, "detail": f"node {self.node} runs no cameras (a stand-in)"}}
+        return self.rt.feed.call(method, *args, **kwargs)
+
     def ping(self) -> str:
         return self.node
 

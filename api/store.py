@@ -12,6 +12,7 @@ notifications a stable delivery id, so a replayed write finds its row and notifi
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -60,6 +61,19 @@ def _keep_clip_detail(row: EventRow, detail: dict) -> dict:
     """The rule's detail, keeping the keys the store itself added (clip_error)."""
     return {**detail, **{k: v for k, v in (row.detail or {}).items() if k.startswith("clip_")}}
 
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file of this thread (readers never see half a file); OSError
+    (ENOSPC) raised after removing the temporary file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 class EventStore:
     def __init__(self, sessions: sessionmaker, media_dir: Path, institution_of: dict[str, str], *,
@@ -344,16 +358,18 @@ class EventStore:
             self._live.pop(key, None)
 
     def snapshot_file(self, row: EventRow) -> Path | None:
-        return self.media_file(row.snapshot_path) if row.snapshot_path else None
+        # an open event's snapshot may still be replaced by a better frame on its node: asked again each time
+        return self.media_file(row.snapshot_path, final=row.state != "open") if row.snapshot_path else None
 
-    def media_file(self, rel: str) -> Path | None:
+    def media_file(self, rel: str, final: bool = True) -> Path | None:
         """The file of a recorded media path, inside the media dir; one another node recorded is fetched from it
-        first (cluster mode), None when it cannot be had."""
+        first (cluster mode; again while not `final`, the copy kept serving when the node does not answer), None
+        when it cannot be had."""
         root = self.media_dir.resolve()
         p = (self.media_dir / self.local_rel(rel)).resolve()
         if root not in p.parents:
             return None
-        if not p.is_file() and rel.startswith("@") and self.fetch is not None:
+        if (not final or not p.is_file()) and rel.startswith("@") and self.fetch is not None:
             node, _, rest = rel[1:].partition("/")
             try:
                 data = self.fetch(node, rest)
@@ -361,13 +377,9 @@ class EventStore:
                 log.warning("media %s: node %s did not send it: %s", rel, node, exc)
                 data = None
             if data:
-                tmp = p.with_suffix(p.suffix + ".tmp")
                 try:
-                    p.parent.mkdir(parents=True, exist_ok=True)
-                    tmp.write_bytes(data)
-                    tmp.replace(p)
+                    write_atomically(p, data)
                 except OSError as exc:
-                    self._remove_quietly(tmp)
                     log.error("media %s: cannot keep the copy fetched from node %s: %s", rel, node, exc)
         return p if p.is_file() else None
 

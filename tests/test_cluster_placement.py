@@ -186,3 +186,65 @@ def test_the_live_view_asks_the_holding_node_and_follows_a_move():
     with pytest.raises(LiveError):
         feed.next_jpeg("c1", 2)
     assert asyncio.run(feed.hang_up("c9", "s1")) is False
+
+
+def test_the_evidence_collector_copies_each_nodes_evidence_once_it_is_final(tmp_path):
+    """EvidenceCollector (plain logic; the nodes' disks are folders, the Ray call a function): an open event's snapshot
+    is copied at once and again when the event ends, a clip once it is ready; a node that stops answering is logged
+    once and keeps the copies made so far; the head's copy is what the API gets once the node is gone."""
+    from datetime import datetime, timezone
+
+    from vigil.api.db import EventRow, make_engine, make_sessionmaker
+    from vigil.api.migrate import upgrade
+    from vigil.cluster.collector import EvidenceCollector
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    disks = {"n1": tmp_path / "n1", "n2": tmp_path / "n2"}
+    for d in disks.values():
+        (d / "events").mkdir(parents=True)
+    (disks["n1"] / "events" / "1.jpg").write_bytes(b"first frame")
+    (disks["n2"] / "events" / "2.jpg").write_bytes(b"n2 frame")
+    dead, asked = set(), []
+
+    def fetch(node, rel):
+        asked.append((node, rel))
+        if node in dead:
+            raise ConnectionError("node gone")
+        p = disks[node] / rel
+        return p.read_bytes() if p.is_file() else None
+
+    now = datetime.now(timezone.utc)
+    with sessions.begin() as s:
+        s.add(EventRow(id=1, camera_id="c1", institution_id="i", rule="fire_smoke", state="open", started_at=now,
+                       snapshot_path="@n1/events/1.jpg", clip_path="@n1/clips/1.mp4", clip_status="recording"))
+        s.add(EventRow(id=2, camera_id="c2", institution_id="i", rule="fire_smoke", state="closed", started_at=now,
+                       snapshot_path="@n2/events/2.jpg"))
+        s.add(EventRow(id=3, camera_id="c3", institution_id="i", rule="fire_smoke", state="closed", started_at=now,
+                       snapshot_path="events/3.jpg"))  # a one-box path: not a node's
+    col = EvidenceCollector(sessions, tmp_path / "head" / "media", fetch)
+    assert col.collect() == {"copied": 2, "failed": 0, "pending": 1}
+    assert col.target("@n1/events/1.jpg").read_bytes() == b"first frame"
+    # nothing new: the open event's provisional copy is not fetched again, the final one never
+    asked.clear()
+    assert col.collect()["copied"] == 0 and asked == []
+    # the event ends with a better frame and a ready clip: both copied, once
+    (disks["n1"] / "events" / "1.jpg").write_bytes(b"best frame")
+    (disks["n1"] / "clips").mkdir()
+    (disks["n1"] / "clips" / "1.mp4").write_bytes(b"mp4")
+    with sessions.begin() as s:
+        row = s.get(EventRow, 1)
+        row.state, row.clip_status = "closed", "ready"
+    assert col.collect() == {"copied": 2, "failed": 0, "pending": 0}
+    assert col.target("@n1/events/1.jpg").read_bytes() == b"best frame"
+    assert col.media("n1", "clips/1.mp4") == b"mp4"
+    # a node gone: its new event cannot be copied (asked once a round), the copies made before stay served
+    dead.add("n1")
+    with sessions.begin() as s:
+        s.add(EventRow(id=4, camera_id="c1", institution_id="i", rule="fire_smoke", state="closed", started_at=now,
+                       snapshot_path="@n1/events/4.jpg"))
+    asked.clear()
+    assert col.collect() == {"copied": 0, "failed": 1, "pending": 1} and asked == [("n1", "events/4.jpg")]
+    assert col.media("n1", "events/1.jpg") == b"best frame"
+    assert col.media("n1", "../../n2/events/2.jpg") is None  # never outside the node's folder

@@ -25,7 +25,7 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
 
     srv = rtsp_server_factory({f"c{i}": crowd10 for i in range(4)})
     cams = [staffing_camera(f"c{i}", srv.url(f"c{i}"), offline_after_s=1.0 if i % 2 else 60.0) for i in range(4)]
-    cfg = parse_config({**service_config(tmp_path, cluster_db, cameras=cams), "cluster": {"tick_s": 0.5},
+    cfg = parse_config({**service_config(tmp_path, cluster_db, cameras=cams), "cluster": {"tick_s": 0.5, "evidence_copy_s": 1},
                         "live": {"ice_host_addresses": ["127.0.0.1"], "mjpeg_fps": 5, "mjpeg_max_s": 2}})
     nodes = [local_cluster.add(vigil_cameras=8) for _ in range(2)]
     control = start_cluster_mode(cfg)  # what `vigil serve --cluster` runs: the API's side, and the maintainer
@@ -67,7 +67,13 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         # 2. kill the raylet of the first node: its two cameras go to the other
         victim = local_cluster.node_name(nodes[0])
         moved = st["holders"][victim]
+        # (the clips ready on it by now: copied to the head within evidence_copy_s)
+        clips = rows(cluster_db, "SELECT id, clip_path FROM events WHERE clip_status = 'ready' AND clip_path LIKE :p",
+                     p=f"@{victim}/%")
+        assert wait_until(lambda: all((control.store.media_dir / control.store.local_rel(c)).is_file()
+                                      for _, c in clips), 10)
         t_kill = time.time()
+        kill_at = datetime.fromtimestamp(t_kill, timezone.utc)
         local_cluster.kill(nodes[0])
 
         def resumed():
@@ -79,6 +85,21 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         record_property("failover_s", round(failover, 2))
         print(f"failover: {moved} detecting again on the other node {failover:.2f} s after the kill")
         assert failover <= 30
+        # the evidence the killed node recorded is not lost with it: the maintainer copied it to the head as it appeared
+        from vigil.cluster.ray_backend import fetch_media
+        recorded = rows(cluster_db, "SELECT id, snapshot_path FROM events WHERE snapshot_path "
+                                    "LIKE :p AND started_at < :t", p=f"@{victim}/%", t=kill_at - timedelta(seconds=3))
+        print(f"evidence of the killed node: {len(recorded)} snapshots, {len(clips)} clips ready before the kill")
+        assert recorded, "the killed node had recorded no event"
+        with authed_client(control) as client:
+            for eid, *_ in recorded:
+                got = client.get(f"/api/events/{eid}/snapshot.jpg")
+                assert got.status_code == 200 and got.content[:2] == b"\xff\xd8", (eid, got.status_code)
+            for eid, _ in clips:
+                clip = client.get(f"/api/events/{eid}/clip.mp4")
+                assert clip.status_code == 200 and clip.content[4:8] == b"ftyp", (eid, clip.status_code)
+        # (an API process elsewhere asks the maintainer for the head's copy)
+        assert fetch_media(victim, recorded[0][1].partition("/")[2])[:2] == b"\xff\xd8"
         # its live view follows it: the snapshot now comes from the node that took it over
         with authed_client(control) as client:
             assert wait_until(lambda: client.get(f"/api/cameras/{moved[0]}/snapshot.jpg").status_code == 200, 15)
@@ -86,7 +107,6 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         t_back = max(fr[c] for c in moved)
         # the rules flip every few seconds: the adopted events end on the new node, which says so in their detail
         assert wait_until(lambda: rows(cluster_db, "SELECT count(*) FROM events WHERE (detail->>'taken_over')::int >= 1")[0][0], 30)
-        kill_at = datetime.fromtimestamp(t_kill, timezone.utc)
         n_open, hung = hanging(cluster_db, moved, t_kill)
         assert n_open, "no event was open on the killed node (the footage should always have some)"
         assert hung == [], "events open at the kill were not continued by the new node"

@@ -16,6 +16,7 @@ class ClusterConfig(BaseModel):
     max_moves: int = F(20, title="Moves per tick", description="At most this many cameras move per tick when rebalancing (a lost node's cameras always move at once).", ge=1, le=10000)
     heartbeat_wait_s: float = F(0.5, title="Heartbeat wait (s)", description="How long a tick waits for the workers' heartbeats; a slower worker keeps its cameras and answers on a later tick.", gt=0, le=10)
     report_s: float = F(2.0, title="Report interval (s)", description="How often nodes, camera holders and lag are written to the database (`vigil cluster status`, /metrics).", ge=0.5, le=60)
+    evidence_copy_s: float | None = F(5.0, title="Evidence copy interval (s)", description="How often the maintainer copies the nodes' new snapshots and ready clips to the head (storage.data_dir/media/nodes/...), so a node lost later loses none of them; null: never (each node keeps its own only, e.g. when storage.data_dir is shared storage).", ge=1, le=3600)
     inference: Literal["local", "serve"] = F("local", title="Inference", description="local: each camera node runs the object model itself; serve: one Ray Serve deployment runs it for every node, batching frames across cameras (camera nodes only decode; the fire model stays on them).")
     serve_replicas: int = F(1, title="Inference replicas", description="Copies of the Serve detector (inference: serve).", ge=1, le=64)
     serve_gpus: float = F(0.0, title="GPUs per replica", description="GPUs each Serve replica claims (0: CPU); a replica then runs on a node with a GPU.", ge=0, le=8)

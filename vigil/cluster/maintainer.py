@@ -89,6 +89,15 @@ class ClusterMaintainer:
             deploy(c)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.collector = None
+        if c.cluster.evidence_copy_s and not standin:  # the nodes' evidence copied to the head as it appears
+            from pathlib import Path
+
+            from vigil.cluster.collector import EvidenceCollector
+            self.collector = EvidenceCollector(self.sessions, Path(c.storage.data_dir).resolve() / "media",
+                                               self._node_media, every_s=c.cluster.evidence_copy_s)
+            if start:
+                self.collector.start()
         if start:
             self._thread = threading.Thread(target=self._run, name="cluster-maintainer", daemon=True)
             self._thread.start()
@@ -332,7 +341,19 @@ class ClusterMaintainer:
             if rows:
                 s.execute(update(CameraHolderRow), rows)
 
+    def _node_media(self, node: str, rel: str) -> bytes | None:
+        import ray
+
+        w = self.workers.get(node)
+        if w is None:
+            raise LookupError(f"node {node} has no live worker")
+        return ray.get(w.media.remote(rel), timeout=30)
+
     # -- for callers -------------------------------------------------------------------------
+    def media(self, node: str, rel: str) -> bytes | None:
+        """The head's copy of a node's snapshot or clip (the API asks when the node itself does not answer)."""
+        return self.collector.media(node, rel) if self.collector is not None else None
+
     def status(self) -> dict:
         """The cluster as this maintainer sees it now (what `vigil cluster status` prints from the database)."""
         per_node: dict[str, int] = {}
@@ -360,6 +381,8 @@ class ClusterMaintainer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self.collector is not None:
+            self.collector.stop()
         try:
             self._report()  # the record as it stands at the stop
         except Exception:  # noqa: BLE001

@@ -106,10 +106,17 @@ def start_cluster_mode(cfg):
 
 
 def fetch_media(node: str, rel: str, timeout_s: float = 30.0) -> bytes | None:
-    """A snapshot or clip from the node that recorded it (the API's EventStore.fetch in cluster mode)."""
+    """A snapshot or clip from the node that recorded it (the API's EventStore.fetch in cluster mode); when that
+    node does not answer (gone), the copy the maintainer's EvidenceCollector made on the head."""
     import ray
 
-    return ray.get(ray.get_actor(f"vigil-worker-{node}", namespace=NAMESPACE).media.remote(rel), timeout=timeout_s)
+    try:
+        return ray.get(ray.get_actor(f"vigil-worker-{node}", namespace=NAMESPACE).media.remote(rel), timeout=timeout_s)
+    except Exception:  # noqa: BLE001 - the node or its worker is gone
+        got = ray.get(ray.get_actor(MAINTAINER, namespace=NAMESPACE).media.remote(node, rel), timeout=timeout_s)
+        if got is None:
+            raise
+        return got
 
 
 _workers: dict[str, Any] = {}

@@ -109,6 +109,10 @@ class CameraReader:
                                   args=(self._spec(), self._msgs, self._cmds, self._stop_ev, self._stats))
         self._proc.start()
 
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
     def start(self) -> "CameraReader":
         self._spawn()
         self._thread = threading.Thread(target=self._pump, name=f"reader-{self.camera_id}", daemon=True)

@@ -140,6 +140,14 @@ def test_a_killed_node_moves_its_cameras_and_no_event_is_lost_or_doubled(tmp_pat
         assert wait_until(settled, 60), status()
         after = status()
         assert sorted(len(c) for n, c in after["holders"].items() if n != victim) == [2, 2], after["holders"]
+        # make before break: the joining node opened the camera's stream before the old node let it go, so the gap of
+        # a rebalance is the hand-over itself (it was 5-10 s when the new node's decoder started after the stop)
+        joined = "SELECT gap_s FROM cluster_moves WHERE reason = 'rebalance' AND dst = :n"
+        assert wait_until(lambda: all(g is not None for g, in rows(cluster_db, joined, n=newcomer)), 15)
+        gaps = [g for g, in rows(cluster_db, joined, n=newcomer)]
+        print(f"rebalance gaps: {gaps} (onto the joining node); all rebalances: "
+              f"{rows(cluster_db, 'SELECT camera_id, src, dst, gap_s FROM cluster_moves WHERE reason = :r', r='rebalance')}")
+        assert gaps and max(gaps) <= 4.0, gaps
         # no flapping: nothing moves once balanced
         n_moves = len(after["moves"])
         time.sleep(3)

@@ -11,6 +11,7 @@ from vigil.outbox.config import Filters, MqttConfig, NotificationsConfig, Retry,
 from vigil.config import (AlertPeriod, BlockedExitRule, Camera, ClipsConfig, DetectorConfig, RetentionConfig, EbikeIndoorRule, FireSmokeRule, GateRule, Institution, Schedule,
                           ScheduleWindow, ServerConfig, StorageConfig, UnattendedRoomRule, VigilConfig, Zone)
 
+from vigil.cluster.config import ClusterConfig  # noqa: E402
 from vigil.live_config import LiveConfig  # noqa: E402
 
 SECTIONS = [("top level", VigilConfig), ("institutions[]", Institution), ("cameras[]", Camera), ("cameras[].zones[]", Zone),
@@ -21,7 +22,7 @@ SECTIONS = [("top level", VigilConfig), ("institutions[]", Institution), ("camer
             ("storage.clips", ClipsConfig), ("storage.retention", RetentionConfig), ("storage.spool", SpoolConfig),
             ("server", ServerConfig), ("notifications", NotificationsConfig), ("notifications.webhooks[]", WebhookConfig),
             ("notifications.mqtt", MqttConfig), ("notifications ... filters", Filters), ("notifications ... retry", Retry),
-            ("live", LiveConfig)]
+            ("live", LiveConfig), ("cluster", ClusterConfig)]
 
 
 def default_of(f) -> str:

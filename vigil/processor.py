@@ -105,7 +105,8 @@ class CameraProcessor:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> "CameraProcessor":
-        self.reader.start()
+        if not self.reader.started:  # (a cluster node may have opened it ahead of the camera's move)
+            self.reader.start()
         return self
 
     def stop(self) -> None:
@@ -148,8 +149,9 @@ class CameraProcessor:
     def hand_over(self) -> None:
         """Stop without ending the open events (cluster mode: the camera moves to another node, which continues them)."""
         with self._lock:
-            self.stopped = True
-        self.reader.stop()
+            self.stopped = True  # no rule runs and no event is written here from now on
+        # the decoder winds down in the background: the maintainer hears at once that the camera is free to move
+        threading.Thread(target=self.reader.stop, name=f"hand-over-{self.camera.id}", daemon=True).start()
 
     def retire(self, reason: str) -> None:
         """Stop for good (the camera was removed or disabled): its open events end with `reason`, then the reader."""
@@ -230,8 +232,8 @@ class CameraProcessor:
 
     def _check_offline(self) -> None:
         if self._moved and self.gap_s is None and self.reader.last_frame is not None:
-            if self._gap_from is not None:
-                self._record_gap(self.reader.last_frame.wall)
+            if self._gap_from is not None:  # (a reader opened ahead of the move has frames from before this start)
+                self._record_gap(max(self.reader.last_frame.wall, self._started_wall))
             else:  # its old node never reported a frame: the gap counted here is at least this
                 self.gap_s = max(0.0, self.reader.last_frame.wall - self._started_wall)
         since = self.reader.health.seconds_since_frame()

@@ -90,6 +90,7 @@ class Runtime:
         from vigil.live_feed import LocalFeed
         self.feed = LocalFeed(self)  # what the live endpoints read; cluster mode: the holding node's (NodeFeed)
         self.processors: dict[str, CameraProcessor] = {}
+        self.warm: dict[str, CameraReader] = {}  # cluster node: readers opened ahead of a camera's move (warm_up)
         self.reader_settings = reader_settings or ReaderSettings()
         self.extra_sink = extra_sink
         self.detector = None
@@ -225,8 +226,26 @@ class Runtime:
         objects = self.person_detector if self.person_detector is not None and cam.people_only else self.detector
         return CameraPipeline(cam, objects, self.sink, self.fire_detector, self.fire_reason)
 
+    def warm_up(self, cameras: set[str]) -> dict[str, bool]:
+        """Cluster node: open the readers of cameras about to move here (make before break: the maintainer lets the
+        old node go only once this one has frames), close those no longer coming. Returns camera -> has a frame."""
+        with self._inventory_lock:
+            for cid in [c for c in self.warm if c not in cameras]:
+                self.warm.pop(cid).stop()
+            cams = {c.id: c for c in self.cfg.cameras}
+            for cid in cameras:
+                if cid not in self.warm and cid not in self.processors and cid in cams and self.cameras_live:
+                    cam = cams[cid]
+                    self.warm[cid] = CameraReader(cam.id, cam.url, self._reader_settings(cam),
+                                                  on_clip=self.store.clip_finished).start()
+            return {cid: r.last_frame is not None for cid, r in self.warm.items()}
+
     def _start_camera(self, cam: Camera) -> CameraProcessor:
-        reader = CameraReader(cam.id, cam.url, self._reader_settings(cam), on_clip=self.store.clip_finished)
+        reader = self.warm.pop(cam.id, None)
+        if reader is None or reader.url != cam.url:
+            if reader is not None:
+                reader.stop()
+            reader = CameraReader(cam.id, cam.url, self._reader_settings(cam), on_clip=self.store.clip_finished)
         reader.frames.notify = self._wake
         proc = CameraProcessor(cam, reader, self._pipeline(cam), self.sink, self.tz, self.cfg.detector.still_recheck_s)
         if self.role == "cameras":
@@ -266,6 +285,9 @@ class Runtime:
         if self.role != "cameras":
             self.ledger.stop()
         with self._inventory_lock:  # no apply_inventory half way
+            for reader in self.warm.values():
+                reader.stop()
+            self.warm = {}
             if self.scheduler is not None:
                 self.scheduler.stop()
                 self.scheduler = None

@@ -32,6 +32,9 @@ from vigil.cluster.worker import iso
 log = logging.getLogger("vigil.cluster")
 
 
+WARM_WAIT_S = 15.0  # the longest an old node keeps a camera for its new node's reader to get a frame
+
+
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, timezone.utc)
 
@@ -73,6 +76,8 @@ class ClusterMaintainer:
         self.assignment: dict[str, str] = {}
         self.unplaced: set[str] = set()  # cameras no live node has room for (recorded once)
         self.generation: dict[str, int] = {}
+        self.warm_sent: dict[str, frozenset[str]] = {}  # node -> cameras it was asked to open ahead of their move
+        self.warm_since: dict[str, float] = {}  # camera -> since when its old node keeps it for the new one's reader
         self.open_gaps: dict[str, int] = {}  # camera -> cluster_moves id waiting for its gap
         self.moves: deque = deque(maxlen=1000)  # recent moves: dicts, newest last
         self.tick_ms: deque = deque(maxlen=300)
@@ -189,7 +194,8 @@ class ClusterMaintainer:
             self.ready.add(name)
             for cid, c in hb["cameras"].items():
                 self.camera_status[cid] = {**c, "node": name}
-                if c.get("last_frame") and self.assignment.get(cid) == name:
+                # (the node it is assigned to, or the one still holding it while its new node's reader starts)
+                if c.get("last_frame") and (self.assignment.get(cid) == name or cid in self.acked.get(name, ())):
                     self.last_frame[cid] = c["last_frame"]
 
     def _collect_answers(self) -> None:
@@ -213,6 +219,7 @@ class ClusterMaintainer:
         self.workers.pop(name, None)
         self.acked.pop(name, None)
         self.pending.pop(name, None)
+        self.warm_sent.pop(name, None)
         self.heartbeats.pop(name, None)
         self.hb_refs.pop(name, None)
         self.ready.discard(name)
@@ -222,22 +229,45 @@ class ClusterMaintainer:
             log.warning("cluster: node %s lost (%s): its %d camera(s) move", name, why, n)
 
     def _send(self) -> None:
-        """Ask each node whose set changed for its new set; a camera still confirmed by another live node waits."""
+        """Ask each node whose set changed for its new set. A camera moving between two live nodes: make before
+        break. Its new node opens its reader first (`warm`); its old node keeps it until that reader has frames (or
+        `WARM_WAIT_S` passed); the new node takes it once the old one confirmed letting it go: never on two nodes."""
         want: dict[str, set[str]] = {n: set() for n in self.workers}
         for cid, node in self.assignment.items():
             if node in want:
                 want[node].add(cid)
+        now = time.time()
         for name, w in self.workers.items():
             if name in self.pending:
                 continue
             held_elsewhere = set().union(*(c for n, c in self.acked.items() if n != name)) if self.acked else set()
-            cams = frozenset(c for c in want[name] if c not in held_elsewhere or c in self.acked.get(name, ()))
-            if cams == self.acked.get(name):
+            mine = self.acked.get(name, frozenset())
+            cams = frozenset(c for c in want[name] if c not in held_elsewhere or c in mine)
+            cams |= frozenset(c for c in mine if c not in want[name] and self._keep_until_warm(c, now))
+            warm = frozenset(c for c in want[name] if c in held_elsewhere and c not in mine)
+            if cams == self.acked.get(name) and warm == self.warm_sent.get(name, frozenset()):
                 continue
-            new = cams - self.acked.get(name, frozenset())
+            new = cams - mine
             handover = {cid: {"last_seen": iso(self.last_frame.get(cid)), "from": self._moved_from(cid),
                               "to": name} for cid in new}
-            self.pending[name] = (w.assign.remote(sorted(cams), handover), cams, time.time())
+            self.warm_sent[name] = warm
+            self.pending[name] = (w.assign.remote(sorted(cams), handover, sorted(warm)), cams, now)
+
+    def _keep_until_warm(self, cid: str, now: float) -> bool:
+        """The camera's old node keeps it while its new (live) node's reader has no frame yet, for WARM_WAIT_S."""
+        dest = self.assignment.get(cid)
+        if dest is None or dest not in self.workers:
+            self.warm_since.pop(cid, None)
+            return False
+        if (self.heartbeats.get(dest) or {}).get("warm", {}).get(cid):
+            self.warm_since.pop(cid, None)
+            return False
+        since = self.warm_since.setdefault(cid, now)
+        if now - since < WARM_WAIT_S:
+            return True
+        log.warning("cluster: camera %s: no frame on %s after %.0f s; moved without waiting", cid, dest, WARM_WAIT_S)
+        self.warm_since.pop(cid, None)
+        return False
 
     def _moved_from(self, cid: str) -> str | None:
         for m in reversed(self.moves):

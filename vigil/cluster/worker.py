@@ -26,6 +26,7 @@ class CameraNodeWorker:
         self.node, self.standin = node, standin
         self.cameras: set[str] = set()
         self.assigned_at: dict[str, float] = {}
+        self.warm: set[str] = set()
         self._lock = threading.Lock()
         self.rt = None
         if not standin:
@@ -42,10 +43,12 @@ class CameraNodeWorker:
             threading.Thread(target=self._watch_raylet, name="raylet-watch", daemon=True).start()
         log.info("cluster node %s: worker up (%s)", node, "stand-in" if standin else "cameras")
 
-    def assign(self, cameras: list[str], handover: dict[str, dict] | None = None) -> dict:
+    def assign(self, cameras: list[str], handover: dict[str, dict] | None = None, warm: list[str] | None = None) -> dict:
         """Hold exactly `cameras` from now on. `handover`: camera -> {last_seen (ISO time of its last frame on its
-        previous node), from, reason} for those that come from another node. Returns what changed."""
+        previous node), from, reason} for those that come from another node. `warm`: cameras about to come here from
+        a live node: their readers open now, so that their move costs no decoder start. Returns what changed."""
         with self._lock:
+            self.warm = set(warm or ())
             now = time.time()
             new = set(cameras)
             for cid in new - self.cameras:
@@ -60,6 +63,7 @@ class CameraNodeWorker:
                     self.rt.handover[cid] = {**h, "last_seen": datetime.fromisoformat(seen) if seen else None}
                 self.rt.only = set(new)
                 done = self.rt.apply_inventory()
+                self.rt.warm_up(self.warm - new)
             return {"node": self.node, "cameras": len(new), **{k: len(v) for k, v in done.items()}}
 
     def heartbeat(self) -> dict:
@@ -77,7 +81,10 @@ class CameraNodeWorker:
                 cams[cid] = {"status": st["status"], "last_frame": last.wall if last is not None else None,
                              "lag_s": st["lag_s"], "detect_hz": st["detect_hz"], "first_rules": proc.first_rules_wall,
                              "gap_s": proc.gap_s}
-        out = {"node": self.node, "at": now, "cameras": cams}
+        # cameras about to come here: True once their reader has a frame (the maintainer then lets the old node go)
+        warm = ({cid: True for cid in self.warm} if self.rt is None else
+                {cid: r.last_frame is not None for cid, r in list(self.rt.warm.items())})
+        out = {"node": self.node, "at": now, "cameras": cams, "warm": warm}
         det = getattr(self.rt, "detector", None)
         if det is not None and hasattr(det, "bytes_sent"):  # Serve inference: what crossed the wire
             out["inference"] = {"calls": det.calls, "bytes": det.bytes_sent}

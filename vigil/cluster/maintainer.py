@@ -6,11 +6,12 @@ Each tick (`tick_s`, 1 s by default) it
 2. asks every worker for its heartbeat in parallel; a worker whose actor died (its node went, or its process) is
    lost at once, one that is only slow keeps its cameras;
 3. places the enabled cameras of the inventory (vigil/cluster/placement.py: sticky, capacity-bound, hysteresis);
-4. sends each changed node its new set without waiting for the answer: a camera moving from a live node goes to its
-   new node only once the old one has confirmed letting it go, so no camera ever runs on two nodes; a camera of a
+4. sends each changed node its new set without waiting for the answer: a camera moving from a live node is made
+   before it is broken (its new node opens the stream first, the old one lets it go once that stream has frames) and
+   goes to its new node only once the old one has confirmed letting it go, so no camera ever runs on two nodes; a camera of a
    lost node goes at once, with the time of its last frame there (the new node records the gap as camera_offline
    when it reaches `offline_after_s`, and continues the events left open);
-5. records nodes, holders and moves in PostgreSQL (api/db_cluster.py) every `report_s`.
+5. records nodes, holders and moves in PostgreSQL (api/db_cluster.py) every `report_s` (vigil/cluster/record.py).
 
 The loop never blocks on a node: answers are collected on later ticks. Nothing here decodes video."""
 from __future__ import annotations
@@ -20,23 +21,17 @@ import os
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from vigil.cluster.placement import Node, place
 from vigil.cluster.ray_backend import DeclaredNode, actor_died, declared_nodes, worker_actor
+from vigil.cluster.record import ClusterRecord
 from vigil.cluster.worker import iso
 
 log = logging.getLogger("vigil.cluster")
-
-
 WARM_WAIT_S = 15.0  # the longest an old node keeps a camera for its new node's reader to get a frame
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
 
 
 def rss_mb(pid: int | None = None) -> float:
@@ -48,7 +43,7 @@ def rss_mb(pid: int | None = None) -> float:
     return 0.0
 
 
-class ClusterMaintainer:
+class ClusterMaintainer(ClusterRecord):
     def __init__(self, cfg: dict, *, standin: bool = False, start: bool = True):
         from vigil.api.db import make_engine, make_sessionmaker
         from vigil.api.migrate import upgrade
@@ -285,91 +280,6 @@ class ClusterMaintainer:
             self._cams = {cid: max(1.0, float(fps)) for cid, fps in rows}
             self._cams_at = time.monotonic()
         return self._cams
-
-    # -- the record --------------------------------------------------------------------------
-    def _load_holders(self) -> None:
-        from vigil.api.db_cluster import CameraHolderRow
-
-        with self.sessions() as s:
-            for r in s.scalars(select(CameraHolderRow)).all():
-                self.generation[r.camera_id] = r.generation
-                if r.node:
-                    self.assignment[r.camera_id] = r.node
-                if r.last_frame_at:
-                    self.last_frame[r.camera_id] = r.last_frame_at.timestamp()
-
-    def _record_moves(self, p) -> None:
-        """Each move on record with its reason, and the holders updated: in bulk (a lost node may move hundreds)."""
-        from sqlalchemy import insert
-
-        from vigil.api.db_cluster import CameraHolderRow, ClusterMoveRow
-
-        fresh = [m for m in p.moves if m.dst is not None or m.camera not in self.unplaced]  # "no room" once, not per tick
-        self.unplaced = set(p.unplaced)
-        if not fresh:
-            return
-        now = datetime.now(timezone.utc)
-        moves = []
-        for m in fresh:
-            why = self.lost[m.src][1] if m.reason == "node lost" and m.src in self.lost else m.reason
-            self.generation[m.camera] = self.generation.get(m.camera, 0) + 1
-            moves.append({"at": now, "camera_id": m.camera, "src": m.src, "dst": m.dst, "reason": why})
-        cams = [m["camera_id"] for m in moves]
-        with self.sessions.begin() as s:
-            ids = s.execute(insert(ClusterMoveRow).returning(ClusterMoveRow.id, ClusterMoveRow.camera_id,
-                                                             sort_by_parameter_order=True), moves).all()
-            known = set(s.scalars(select(CameraHolderRow.camera_id).where(CameraHolderRow.camera_id.in_(cams))).all())
-            holders = [{"camera_id": m["camera_id"], "node": m["dst"], "generation": self.generation[m["camera_id"]],
-                        "since": now} for m in moves]
-            if known:
-                s.execute(update(CameraHolderRow), [h for h in holders if h["camera_id"] in known])
-            if len(known) < len(holders):
-                s.execute(insert(CameraHolderRow), [h for h in holders if h["camera_id"] not in known])
-        for (row_id, cid), m in zip(ids, moves):
-            if m["src"] is not None:
-                self.open_gaps[cid] = row_id
-            self.moves.append({"at": now.isoformat(), "camera": cid, "from": m["src"], "to": m["dst"],
-                               "reason": m["reason"]})
-        log.info("cluster: %d camera move(s): %s", len(moves), ", ".join(
-            sorted({f"{m['src']}->{m['dst']} ({m['reason']})" for m in moves})))
-
-    def _report(self) -> None:
-        from vigil.api.db_cluster import CameraHolderRow, ClusterMoveRow, ClusterNodeRow
-
-        self._reported_at = time.monotonic()
-        now = datetime.now(timezone.utc)
-        counts: dict[str, int] = {}
-        for node in self.assignment.values():
-            counts[node] = counts.get(node, 0) + 1
-        with self.sessions.begin() as s:
-            known = {r.name: r for r in s.scalars(select(ClusterNodeRow)).all()}
-            for name, d in self.nodes.items():
-                row = known.get(name)
-                if row is None:
-                    row = ClusterNodeRow(name=name, ray_node_id=d.ray_node_id, joined_at=now)
-                    s.add(row)
-                alive = name in self.workers
-                hb = self.heartbeats.get(name)
-                row.ray_node_id, row.address, row.capacity, row.alive = d.ray_node_id, d.address, d.capacity, alive
-                row.cameras = counts.get(name, 0)
-                row.last_seen = _utc(hb["at"]) if hb else row.last_seen
-                row.lost_at = _utc(self.lost[name][0]) if name in self.lost else None
-            for name, row in known.items():  # nodes Ray no longer lists (removed after their death)
-                if name not in self.nodes and row.alive:
-                    row.alive, row.cameras = False, 0
-                    row.lost_at = _utc(self.lost[name][0]) if name in self.lost else now
-            rows = []
-            for cid, c in self.camera_status.items():
-                if self.assignment.get(cid) != c["node"]:
-                    continue
-                rows.append({"camera_id": cid, "status": c["status"], "lag_s": c["lag_s"], "detect_hz": c["detect_hz"],
-                             "last_frame_at": _utc(c["last_frame"]) if c.get("last_frame") else None,
-                             "reported_at": now})
-                if c.get("gap_s") is not None and cid in self.open_gaps:
-                    s.execute(update(ClusterMoveRow).where(ClusterMoveRow.id == self.open_gaps.pop(cid))
-                              .values(gap_s=round(float(c["gap_s"]), 2)))
-            if rows:
-                s.execute(update(CameraHolderRow), rows)
 
     def _node_media(self, node: str, rel: str) -> bytes | None:
         import ray

@@ -20,8 +20,8 @@ from vigil_fixtures import LiveServer, make_user, seed_clips, seed_events, servi
 SEED = int(os.environ.get("VIGIL_FUZZ_SEED", "2"))
 # the admin run on SQLite explores most (every operation is open to it); the officer and PostgreSQL runs repeat
 # the same schema with fewer examples each, to keep the suite's time on 2 cores
-MAX_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "44"))
-REPEAT_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "20"))
+MAX_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "36"))
+REPEAT_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "16"))
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 OPERATIONS = 74  # documented operations in /openapi.json (16 the inventory's, 4 the notifications', 23 the ledger's, 5 the users')

@@ -75,6 +75,11 @@ def write_atomically(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
 
+def media_dir_of(data_dir: str | Path) -> Path:
+    """Where a service's evidence lives under its `storage.data_dir` (a cluster head's copies of nodes' too)."""
+    return Path(data_dir).resolve() / "media"
+
+
 class EventStore:
     def __init__(self, sessions: sessionmaker, media_dir: Path, institution_of: dict[str, str], *,
                  spool: EventSpool | None = None, regions: Callable[[], Mapping[str, str]] | None = None):

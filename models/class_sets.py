@@ -10,12 +10,20 @@ without a box stay in as background (what the model must not report).
   and street scenes, as background), for fire and smoke on surveillance footage.
 
 `write_set(name)` writes `<out>/{train,val}/{images,labels}/`, `<out>/data.yaml` and `<out>/manifest.json`. Val is
-the union of the sources' val sides (by site, by room, the photos' own valid folder), so no val scene is trained on."""
+the union of the sources' val sides (by site, by room, the photos' own valid folder), so no val scene is trained on.
+
+Two options shape the train side only: `repeat={source: n}` links each train image of a source n times (a small
+source such as care_ward's 257 ceiling frames weighs more), and `painted=(source, ...)` adds, for each train frame
+of such a source that holds people, a copy with every labelled person painted out (OpenCV inpainting of the box,
+padded) and no label: the same room with its beds, chairs and wheelchairs and nobody in it, the hard negative an
+empty duty room is. Painted copies are the only files written as images (under `<out>`, from the shared frames)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import cv2
+import numpy as np
 import yaml
 
 from vigil.models.catalogue import PROJECT_ROOT
@@ -30,16 +38,53 @@ SETS: dict[str, tuple[tuple[str, ...], dict[str, dict[str, str]]]] = {
     "fire-smoke-cctv": (("fire", "smoke"), {"fire_smoke_indoor": {"fire": "fire", "smoke": "smoke"},
                                             "cctv_intelligence": {"fire": "fire", "smoke": "smoke"}}),
 }
+# the classes that box a person in each source, whatever the set keeps: painted out for `painted` negatives
+PEOPLE = {"care_ward": ("fall", "lie", "move", "patient", "person", "sit", "stand"),
+          "cctv_intelligence": ("person", "fall", "violence")}
 
 
-def write_set(name: str, out: Path | None = None, splits: Path = SPLITS_DIR) -> dict:
+def paint_out(image: np.ndarray, boxes, pad: float = 0.15) -> np.ndarray:
+    """`image` with each pixel box (x0, y0, x1, y1), grown by `pad` of its size, filled by inpainting."""
+    if not boxes:
+        return image
+    m = np.zeros(image.shape[:2], np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        px, py = (x1 - x0) * pad / 2, (y1 - y0) * pad / 2
+        m[max(0, int(y0 - py)):int(y1 + py) + 1, max(0, int(x0 - px)):int(x1 + px) + 1] = 255
+    return cv2.inpaint(image, m, 3, cv2.INPAINT_TELEA)
+
+
+def _painted_copy(image: Path, rows: list[list[str]], people: set[int], dest: Path) -> bool:
+    """Write `image` with the boxes of class ids `people` painted out to `dest`; False when it holds none."""
+    im = cv2.imread(str(image))
+    h, w = im.shape[:2]
+    boxes = [((float(x) - float(bw) / 2) * w, (float(y) - float(bh) / 2) * h,
+              (float(x) + float(bw) / 2) * w, (float(y) + float(bh) / 2) * h)
+             for c, x, y, bw, bh in (r[:5] for r in rows if len(r) >= 5) if int(float(c)) in people]
+    if not boxes:
+        return False
+    return bool(cv2.imwrite(str(dest), paint_out(im, boxes)))
+
+
+def write_set(name: str, out: Path | None = None, splits: Path = SPLITS_DIR, repeat: dict[str, int] | None = None,
+              painted: tuple[str, ...] = ()) -> dict:
     """Write set `name` (replacing an earlier one) under `out` (default .vigil-data/datasets/<name>); returns the
-    manifest: per source and side, images, boxes and frames without a box."""
+    manifest: per source and side, images, boxes and frames without a box (repeats counted), and per painted source
+    the painted negatives."""
     if name not in SETS:
         raise ValueError(f"unknown set {name!r} (known: {', '.join(SETS)})")
     classes, sources = SETS[name]
+    repeat = repeat or {}
+    for src_name, n in repeat.items():
+        if src_name not in sources or n < 1:
+            raise ValueError(f"repeat: {src_name}={n}: the source must be one of {', '.join(sources)} and n >= 1")
+    for src_name in painted:
+        if src_name not in sources or src_name not in PEOPLE:
+            raise ValueError(f"painted: {src_name!r} is not a source of {name!r} with labelled people "
+                             f"({', '.join(s for s in sources if s in PEOPLE)})")
     out = out or OUT_ROOT / name
-    manifest: dict = {"set": name, "out": str(out), "names": dict(enumerate(classes)), "sources": {}}
+    manifest: dict = {"set": name, "out": str(out), "names": dict(enumerate(classes)), "sources": {},
+                      "repeat": repeat, "painted": {}}
     for side in ("train", "val"):
         img_dir, lab_dir = out / side / "images", out / side / "labels"
         for d in (img_dir, lab_dir):
@@ -50,23 +95,36 @@ def write_set(name: str, out: Path | None = None, splits: Path = SPLITS_DIR) -> 
             src = splits / set_name
             if not (src / f"{side}.txt").is_file():
                 raise FileNotFoundError(f"{src / (side + '.txt')}: run `vigil models splits` first")
-            ids = {i: classes.index(mapping[n]) for i, n in data_names(src / "data.yaml").items() if n in mapping}
+            names = data_names(src / "data.yaml")
+            ids = {i: classes.index(mapping[n]) for i, n in names.items() if n in mapping}
+            people = {i for i, n in names.items() if n in PEOPLE.get(set_name, ())}
+            times = repeat.get(set_name, 1) if side == "train" else 1
+            paint = side == "train" and set_name in painted
             stats = {"images": 0, "boxes": 0, "background": 0}
+            n_painted = 0
             for line in (src / f"{side}.txt").read_text().splitlines():
                 if not line.strip():
                     continue
                 image = Path(line.strip())
-                link = img_dir / f"{set_name}__{image.name}"
-                link.symlink_to(image)
                 label = label_for(image)
                 rows = [r.split() for r in label.read_text().splitlines()] if label.is_file() else []
                 boxes = [f"{ids[int(float(r[0]))]} " + " ".join(r[1:5]) for r in rows
                          if len(r) >= 5 and int(float(r[0])) in ids]
-                (lab_dir / f"{link.stem}.txt").write_text("\n".join(boxes) + ("\n" if boxes else ""))
-                stats["images"] += 1
-                stats["boxes"] += len(boxes)
-                stats["background"] += not boxes
+                for k in range(times):
+                    link = img_dir / (f"{set_name}__{image.name}" if k == 0 else f"{set_name}__r{k}__{image.name}")
+                    link.symlink_to(image)
+                    (lab_dir / f"{link.stem}.txt").write_text("\n".join(boxes) + ("\n" if boxes else ""))
+                    stats["images"] += 1
+                    stats["boxes"] += len(boxes)
+                    stats["background"] += not boxes
+                if paint:
+                    dest = img_dir / f"painted__{set_name}__{image.stem}.jpg"
+                    if _painted_copy(image, rows, people, dest):
+                        (lab_dir / f"{dest.stem}.txt").write_text("")
+                        n_painted += 1
             manifest["sources"][f"{set_name}/{side}"] = stats
+            if paint:
+                manifest["painted"][set_name] = n_painted
     (out / "data.yaml").write_text(yaml.safe_dump({"path": str(out), "train": "train/images", "val": "val/images",
                                                    "nc": len(classes), "names": dict(enumerate(classes))},
                                                   sort_keys=False))

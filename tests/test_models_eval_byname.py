@@ -291,3 +291,50 @@ def test_class_sets_map_classes_by_name_and_link_the_images(tmp_path):
     assert proc.returncode == 2 and "nowhere.yaml" in proc.stderr
     proc = run_vigil("models", "class-set", "cats")
     assert proc.returncode == 2 and "unknown set 'cats'" in proc.stderr
+    proc = run_vigil("models", "class-set", "person", "--repeat", "care_ward=x")
+    assert proc.returncode == 2 and "SOURCE=N" in proc.stderr
+    proc = run_vigil("models", "class-set", "person", "--painted", "fire_smoke_indoor")
+    assert proc.returncode == 2 and "'fire_smoke_indoor' is not a source of 'person'" in proc.stderr
+
+
+def test_class_set_repeats_a_source_and_paints_its_people_out(tmp_path):
+    """`--repeat care_ward=3 --painted care_ward`: each care_ward train frame linked three times with its label, and
+    each one holding people once more as a written copy with every labelled person (posture classes too) inpainted
+    and an empty label; val untouched. Ten train frames of the split, to keep it quick."""
+    import cv2
+    import numpy as np
+
+    from vigil.models.class_sets import write_set
+    from vigil.models.datasets import label_for
+    from vigil.models.splits import write_splits
+
+    shared_path(*CARE_WARD)
+    write_splits(tmp_path / "splits", sets=("care_ward", "cctv_intelligence"))
+    train = tmp_path / "splits" / "care_ward" / "train.txt"
+    ten = train.read_text().split()[:10]
+    train.write_text("\n".join(ten) + "\n")
+    manifest = write_set("person", tmp_path / "p", tmp_path / "splits", repeat={"care_ward": 3}, painted=("care_ward",))
+    care = manifest["sources"]["care_ward/train"]
+    with_people = [p for p in ten if any(ln.split()[0] in {"2", "3", "4", "5", "6", "7", "8"}
+                                         for ln in label_for(Path(p)).read_text().splitlines() if ln.strip())]
+    assert care["images"] == 30 and manifest["painted"] == {"care_ward": len(with_people)} and with_people
+    assert manifest["sources"]["care_ward/val"]["images"] == 145  # val neither repeated nor painted
+    images = tmp_path / "p" / "train" / "images"
+    first = Path(ten[0])
+    copies = sorted(p for p in images.glob(f"*{first.name}") if p.is_symlink())
+    assert len(copies) == 3 and all(c.resolve() == first.resolve() for c in copies)
+    assert len({(tmp_path / "p" / "train" / "labels" / f"{c.stem}.txt").read_text() for c in copies}) == 1
+    painted = sorted(images.glob("painted__care_ward__*.jpg"))
+    assert len(painted) == len(with_people) and not any(p.is_symlink() for p in painted)
+    assert all((tmp_path / "p" / "train" / "labels" / f"{p.stem}.txt").read_text() == "" for p in painted)
+    src = Path(with_people[0])
+    orig, done = cv2.imread(str(src)), cv2.imread(str(images / f"painted__care_ward__{src.stem}.jpg"))
+    h, w = orig.shape[:2]
+    inside = np.zeros((h, w), bool)
+    for ln in label_for(src).read_text().splitlines():
+        c, x, y, bw, bh = ln.split()[:5]
+        if c in {"2", "3", "4", "5", "6", "7", "8"}:
+            x, y, bw, bh = float(x) * w, float(y) * h, float(bw) * w, float(bh) * h
+            inside[int(y - bh / 2):int(y + bh / 2), int(x - bw / 2):int(x + bw / 2)] = True
+    diff = np.abs(orig.astype(int) - done.astype(int)).mean(axis=2)
+    assert diff[inside].mean() > 3 * diff[~inside].mean()  # the people changed; the room only by JPEG noise

@@ -435,6 +435,8 @@ def models_splits(
 def models_class_set(
     name: str = typer.Argument(..., help="person, or fire-smoke-cctv"),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder to write (default: .vigil-data/datasets/NAME)"),
+    repeat: list[str] = typer.Option([], "--repeat", help="SOURCE=N: link each train image of SOURCE N times (e.g. care_ward=3)"),
+    painted: list[str] = typer.Option([], "--painted", help="SOURCE: add its train frames with every person painted out, unlabelled, as hard negatives (e.g. care_ward)"),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
 ) -> None:
     """Write a training set with vigil's classes from the sides of `vigil models splits` (images linked, never
@@ -442,10 +444,18 @@ def models_class_set(
     plus surveillance frames). Train on it with `vigil models train person|fire-smoke --data .../data.yaml`."""
     from vigil.models.class_sets import write_set
 
+    times: dict[str, int] = {}
+    for item in repeat:
+        src, _, n = item.partition("=")
+        if not n.isdigit():
+            _fail(f"--repeat {item!r}: expected SOURCE=N with N a whole number, e.g. care_ward=3")
+        times[src] = int(n)
     with _usage_errors(FileNotFoundError, ValueError):
-        result = write_set(name, out)
+        result = write_set(name, out, repeat=times, painted=tuple(painted))
     _emit(result, lambda r: [f"{k:<28} {v['images']} images, {v['boxes']} boxes, {v['background']} without any"
-                             for k, v in r["sources"].items()] + [f"data: {r['out']}/data.yaml"], as_json)
+                             for k, v in r["sources"].items()]
+          + [f"{k:<28} {n} painted negatives" for k, n in r["painted"].items()]
+          + [f"data: {r['out']}/data.yaml"], as_json)
 
 
 @models_app.command("export")

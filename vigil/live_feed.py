@@ -99,8 +99,8 @@ class LocalFeed:
 
     # -- the same, called from a plain thread (a cluster node's worker answering the API) -----------------------
     def call(self, method: str, *args, **kwargs):
-        """Run one of the methods above; a refusal comes back as {"error": {"status", "detail"}} (an exception
-        would cross Ray wrapped) and any other answer as {"ok": value}."""
+        """Run one of the methods above; a refusal comes back as {"error": {"status", "detail", "kind"}} (an
+        exception would cross Ray wrapped; `kind` names NotRunning or NoFrame) and any other answer as {"ok": value}."""
         if method not in ("snapshot_jpeg", "next_jpeg", "detections", "open_session", "hang_up"):
             return {"error": {"status": 400, "detail": f"no live method {method!r}"}}
         try:
@@ -108,15 +108,22 @@ class LocalFeed:
             if asyncio.iscoroutine(out):
                 out = asyncio.run(out)
         except LiveError as exc:
-            return {"error": {"status": exc.status, "detail": exc.detail}}
+            return {"error": {"status": exc.status, "detail": exc.detail, "kind": type(exc).__name__}}
         return {"ok": out}
 
 
+REFUSALS = {cls.__name__: cls for cls in (NotRunning, NoFrame)}
+
+
 def answered(reply: dict):
-    """The value of a `call` reply, or its refusal raised again as a LiveError with the same status."""
+    """The value of a `call` reply, or its refusal raised again: NotRunning and NoFrame as themselves, any other
+    as a LiveError with the same status."""
     if "error" in reply:
-        err = LiveError(reply["error"]["detail"])
-        err.status = int(reply["error"]["status"])
+        error = reply["error"]
+        kind = REFUSALS.get(error.get("kind", ""))
+        err = kind(error["detail"]) if kind else LiveError(error["detail"])
+        if kind is None:
+            err.status = int(error["status"])
         raise err
     return reply["ok"]
 

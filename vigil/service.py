@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from vigil.api.db import default_sqlite_url, make_engine, make_sessionmaker
 from vigil.api.migrate import upgrade
 from vigil.api.retention import MediaMaintainer
-from vigil.api.store import EventStore
+from vigil.api.store import EventStore, media_dir_of
 from vigil.outbox.service import Notifications
 from vigil.config import Camera, VigilConfig, redact_url
 from vigil.models.catalogue import resolve_fire_model, resolve_model
@@ -70,7 +70,7 @@ class Runtime:
         with self.sessions() as s:
             institutions, cameras = inventory.load(s)
         self.cfg = cfg = cfg.model_copy(update={"institutions": institutions, "cameras": cameras})
-        self.store = EventStore(self.sessions, self.data_dir / "media", {c.id: c.institution for c in cfg.cameras})
+        self.store = EventStore(self.sessions, media_dir_of(self.data_dir), {c.id: c.institution for c in cfg.cameras})
         self.notify = Notifications(self)  # event spool (replayed before stale events close); outbox dispatcher
         # one box: what a previous run left open is closed; in a cluster the node that takes a camera continues them
         closed = self.store.close_stale_open_events() if role == "all" else 0
@@ -238,7 +238,11 @@ class Runtime:
                     cam = cams[cid]
                     self.warm[cid] = CameraReader(cam.id, cam.url, self._reader_settings(cam),
                                                   on_clip=self.store.clip_finished).start()
-            return {cid: r.last_frame is not None for cid, r in self.warm.items()}
+        return self.warm_status()
+
+    def warm_status(self) -> dict[str, bool]:
+        """The readers opened ahead of a move: camera -> whether it has a frame yet (make-before-break waits on it)."""
+        return {cid: r.last_frame is not None for cid, r in list(self.warm.items())}
 
     def _start_camera(self, cam: Camera) -> CameraProcessor:
         reader = self.warm.pop(cam.id, None)

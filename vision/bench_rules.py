@@ -45,6 +45,7 @@ import numpy as np
 
 from vigil.config import parse_config
 from vigil.models.catalogue import resolve_model, shared_dir
+from vigil.models.class_sets import paint_out
 from vigil.vision.detections import Detections
 from vigil.vision.pipeline import CameraPipeline
 from vigil.vision.rules import FrameContext
@@ -127,16 +128,6 @@ def labelled_people(label: Path, w: int, h: int) -> list[list[float]]:
         if all(_iou(b, k) < 0.5 for k in keep):
             keep.append(b)
     return keep
-
-
-def paint_out(image: np.ndarray, boxes, pad: float = 0.15) -> np.ndarray:
-    if not boxes:
-        return image
-    m = np.zeros(image.shape[:2], np.uint8)
-    for x0, y0, x1, y1 in boxes:
-        px, py = (x1 - x0) * pad / 2, (y1 - y0) * pad / 2
-        m[max(0, int(y0 - py)):int(y1 + py) + 1, max(0, int(x0 - px)):int(x1 + px) + 1] = 255
-    return cv2.inpaint(image, m, 3, cv2.INPAINT_TELEA)
 
 
 def recording(name: str) -> tuple[str, int]:

@@ -40,14 +40,14 @@ class NodeFeed:
             reply = self.call_node(node, method, (camera_id, *args), kwargs, timeout_s or self.timeout_s)
         except Exception as exc:  # noqa: BLE001 - the node died, its worker is gone, the call timed out
             self.rt._holders = None  # read the record again next time: the camera may have moved
-            log.warning("live: node %s (camera %s) did not answer %s: %s", node, camera_id, method, (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300])
+            last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+            log.warning("live: node %s (camera %s) did not answer %s: %s", node, camera_id, method, last)
             raise NodeUnreachable(f"the node holding camera '{camera_id}' ({node}) does not answer; it may be moving "
                                   "to another node, try again in a few seconds") from None
         try:
             return answered(reply)
-        except LiveError as exc:
-            if exc.status == NotRunning.status:  # the camera left that node meanwhile
-                self.rt._holders = None
+        except NotRunning:  # the camera left that node meanwhile
+            self.rt._holders = None
             raise
 
     def snapshot_jpeg(self, camera_id: str) -> bytes:
@@ -65,8 +65,8 @@ class NodeFeed:
             if after is None:
                 raise
             return after, None
-        except LiveError as exc:
-            if exc.status == NotRunning.status and after is not None and self.holder(camera_id) is not None:
+        except NotRunning:  # left its node: the stream goes on while the camera is placed somewhere
+            if after is not None and self.holder(camera_id) is not None:
                 return after, None
             raise
 

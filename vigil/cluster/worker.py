@@ -82,8 +82,7 @@ class CameraNodeWorker:
                              "lag_s": st["lag_s"], "detect_hz": st["detect_hz"], "first_rules": proc.first_rules_wall,
                              "gap_s": proc.gap_s}
         # cameras about to come here: True once their reader has a frame (the maintainer then lets the old node go)
-        warm = ({cid: True for cid in self.warm} if self.rt is None else
-                {cid: r.last_frame is not None for cid, r in list(self.rt.warm.items())})
+        warm = {cid: True for cid in self.warm} if self.rt is None else self.rt.warm_status()
         out = {"node": self.node, "at": now, "cameras": cams, "warm": warm}
         det = getattr(self.rt, "detector", None)
         if det is not None and hasattr(det, "bytes_sent"):  # Serve inference: what crossed the wire

@@ -18,16 +18,17 @@ from vigil.models.ultralytics_env import logs_to_stderr
 
 
 def export_onnx(weights: Path, imgsz: int = 320, out: Path | None = None, simplify: bool = True,
-                opset: int | None = None) -> dict:
-    """Export `weights` (.pt) to ONNX (static batch 1, imgsz x imgsz, FP32), load it back through ultralytics'
-    ONNX Runtime backend and compare its boxes with the .pt model's on one image. Returns a report."""
+                opset: int | None = None, dynamic: bool = False) -> dict:
+    """Export `weights` (.pt) to ONNX (FP32; batch 1 and imgsz x imgsz, or with `dynamic` both axes free: the
+    catalogue's imgsz then sets the input), load it back through ultralytics' ONNX Runtime backend and compare its
+    boxes with the .pt model's on one image. Returns a report."""
     from ultralytics import YOLO
 
     logs_to_stderr()
     weights = Path(weights)
     with contextlib.redirect_stdout(sys.stderr):
         pt = YOLO(str(weights), task="detect")
-        kwargs = {"format": "onnx", "imgsz": imgsz, "simplify": simplify, "dynamic": False, "half": False,
+        kwargs = {"format": "onnx", "imgsz": imgsz, "simplify": simplify, "dynamic": dynamic, "half": False,
                   "device": "cpu", "verbose": False}
         if opset:
             kwargs["opset"] = opset
@@ -38,6 +39,7 @@ def export_onnx(weights: Path, imgsz: int = 320, out: Path | None = None, simpli
         shutil.move(str(produced), target)
     check = check_onnx(target, imgsz, reference=weights)
     return {"onnx": str(target), "sha256": sha256_file(target), "bytes": target.stat().st_size, "imgsz": imgsz,
+            "dynamic": dynamic,
             "source": str(weights), "source_sha256": sha256_file(weights), **check}
 
 

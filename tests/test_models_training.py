@@ -150,6 +150,29 @@ def test_export_onnx_runs_in_onnxruntime(tiny_run, tmp_path):
     assert report["top_scores_max_abs_diff_vs_pt"] < 1e-3
 
 
+def test_dynamic_export_batches_in_vigils_detector(tiny_run, tmp_path):
+    """`vigil models export --dynamic`: the batch axis is free, so vigil's ONNX detector runs several cameras'
+    frames in one session.run, with the same boxes as one frame at a time."""
+    import cv2
+    import numpy as np
+
+    from vigil.models.export import export_onnx
+    from vigil.vision.onnx_detector import OnnxDetector
+
+    report = export_onnx(tiny_run / "weights" / "best.pt", imgsz=160, out=tmp_path / "dyn.onnx", dynamic=True)
+    assert report["dynamic"] is True and report["top_scores_max_abs_diff_vs_pt"] < 1e-3
+    det = OnnxDetector(report["onnx"], imgsz=160, confidence=0.001, threads=1)
+    assert det.dynamic_batch
+    images = [cv2.imread(str(p)) for p in sorted(shared_path("data", "fire_smoke_indoor", "valid", "images").glob("*.jpg"))[:3]]
+    runs = det.runs
+    batched = det.detect_batch(images)
+    assert det.runs == runs + 1  # one session.run for the three
+    for one, image in zip(batched, images):
+        alone = det.detect(image)
+        assert len(one) == len(alone) and np.allclose(one.xyxy, alone.xyxy, atol=1e-2)
+    assert sum(len(d) for d in batched) > 0  # the tiny model reports something at 0.001 on these photos
+
+
 def test_oversampled_train_split_repeats_smoke_images(tmp_path):
     """--oversample smoke=3: every train image holding smoke appears 3 times, the rest once; the links (and
     the label cache ultralytics writes beside them) live in the run folder, not in the shared data."""

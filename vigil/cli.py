@@ -463,6 +463,7 @@ def models_export(
     weights: Path = typer.Argument(..., exists=True, dir_okay=False, help="Trained .pt checkpoint"),
     imgsz: int = typer.Option(320, "--imgsz", min=32),
     out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: beside the .pt)"),
+    dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic batch (and input size) axes: vigil's detector then runs many cameras' frames in one call"),
 ) -> None:
     """Export a checkpoint to ONNX and check that ONNX Runtime (through ultralytics) runs it."""
     _check(model_file, weights, suffixes=(".pt",))
@@ -470,7 +471,7 @@ def models_export(
         _check(writable_target, out, "--out")
     from vigil.models.export import export_onnx
 
-    report = export_onnx(weights, imgsz=imgsz, out=out)
+    report = export_onnx(weights, imgsz=imgsz, out=out, dynamic=dynamic)
     typer.echo(json.dumps(report, ensure_ascii=False))
 
 

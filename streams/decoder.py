@@ -13,14 +13,22 @@ without re-encoding (`vigil.streams.clips`).
 Every slot starts with a 16-byte header: the sequence number written before and after the pixels
 (a seqlock), so the parent can tell a torn read from a good one.
 
+A decoder never outlives its parent: a thread waits on the parent's sentinel and, when the parent is gone
+(killed: a crashed service, a cluster node's worker killed by Ray), stops the decoder and exits within
+`ORPHAN_GRACE_S`, so no orphan keeps pulling the camera.
+
 Only numpy, PyAV and the standard library are imported here: a spawned decoder starts in about a
 third of a second and holds about 40 MB.
 """
 from __future__ import annotations
 
 import math
+import multiprocessing
+import multiprocessing.connection
+import os
 import queue
 import re
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing import shared_memory
@@ -310,11 +318,33 @@ class _Decoder:
         self.recorder = self.ring = None
 
 
+ORPHAN_GRACE_S = 5.0  # after the parent is gone: time to stop in order before the process ends anyway
+
+
+def watch_parent(stop, grace_s: float = ORPHAN_GRACE_S) -> threading.Thread | None:
+    """Stop the decoder once its parent process is gone, and end this process `grace_s` later if it has not
+    ended by then (a read blocked in the demuxer). None when this process has no multiprocessing parent."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return None
+
+    def wait() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        stop.set()
+        time.sleep(grace_s)
+        os._exit(0)
+
+    t = threading.Thread(target=wait, name="parent-watch", daemon=True)
+    t.start()
+    return t
+
+
 def run_decoder(spec: DecoderSpec, msgs, cmds, stop, stats) -> None:
     """Process entry point (spawned by `CameraReader`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops us in order
+    watch_parent(stop)
     dec = _Decoder(spec, msgs, cmds, stop, stats)
     try:
         dec.run()

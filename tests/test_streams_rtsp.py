@@ -195,3 +195,54 @@ def test_auth_password_works_and_never_leaks(rtsp_server_factory, make_reader, c
     leaks = [m for m in messages if PASSWORD in m]
     assert not leaks, leaks
     assert PASSWORD not in reader.safe_url and PASSWORD not in repr(reader.health)
+
+
+PARENT = """
+import sys, time
+from vigil.streams.reader import CameraReader, ReaderSettings
+
+if __name__ == "__main__":
+    reader = CameraReader("cam", sys.argv[1], ReaderSettings()).start()
+    deadline = time.monotonic() + 20
+    while reader.last_frame is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    print(reader._proc.pid, reader.last_frame is not None, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_decoder_ends_when_its_parent_is_killed(rtsp_server, tmp_path):
+    """A service or a cluster node's worker killed with SIGKILL cannot stop its decoders: each decoder watches its
+    parent and ends within a few seconds instead of pulling the camera for ever under init."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    proc = subprocess.Popen([sys.executable, str(script), rtsp_server.url("cam")], stdout=subprocess.PIPE, text=True)
+    decoder = None
+    try:
+        pid, got_frame = proc.stdout.readline().split()
+        assert got_frame == "True", "the decoder never delivered a frame"
+        decoder = int(pid)
+
+        def running() -> bool:
+            try:
+                with open(f"/proc/{decoder}/stat") as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            except FileNotFoundError:
+                return False
+
+        assert running()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        assert wait_until(lambda: not running(), 8), f"decoder {decoder} still runs after its parent was killed"
+    finally:
+        proc.kill()
+        proc.wait()
+        if decoder is not None:  # a failed run leaves no orphan behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(decoder, signal.SIGKILL)

@@ -17,7 +17,7 @@ import pytest
 
 from vigil_fixtures import LiveServer, make_user, seed_clips, seed_events, service_config
 
-# pinned; with it the run also finds the offset overflow (a 500) once the offset bound is taken out
+# pinned; with the coverage phase it found the offset overflow (a 500) once the offset bound was taken out
 SEED = int(os.environ.get("VIGIL_FUZZ_SEED", "2"))
 # the admin run on SQLite explores most (every operation is open to it); the officer and PostgreSQL runs repeat
 # the same schema with fewer examples each, to keep the suite's time on 2 cores; the slow deep run explores further
@@ -98,8 +98,15 @@ def seed_ledger(rt) -> str:
     return tokens[1][1]
 
 
+# the coverage phase (boundary values of every parameter, about 5,900 cases whatever the example count) is most of
+# a run's time: it runs once in the suite, on PostgreSQL (the production database, whose integer and text limits
+# are the stricter); the SQLite runs (admin: every operation; officer: what its scope lets through) fuzz without it
+ALL_PHASES = "examples,coverage,fuzzing,stateful"
+NO_COVERAGE = "examples,fuzzing,stateful"
+
+
 def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin", examples: int = MAX_EXAMPLES,
-             limit_s: int = 480) -> None:
+             limit_s: int = 480, phases: str = NO_COVERAGE) -> None:
     from vigil.api.app import create_app
     from vigil.config import parse_config
     from vigil.service import Runtime
@@ -119,9 +126,6 @@ def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin", 
     make_user(rt, "admin", "admin")  # the schema's example username: POST /api/tokens reaches its logic
     intake = seed_ledger(rt)
     server = LiveServer(create_app(rt))
-    # the coverage phase (boundary values of every parameter: most of a run's time) once per database as admin; the
-    # officer's run asks what its scope lets through, which the examples, fuzzing and stateful phases cover
-    phases = "examples,coverage,fuzzing,stateful" if role == "admin" else "examples,fuzzing,stateful"
     cmd = fuzz_command(server.url, token, examples, phases)
     print(f"schemathesis as {role}, seed {SEED}, max-examples {examples}: {' '.join(cmd).replace(token, 'vgt_***')}")
     t0 = time.monotonic()
@@ -142,12 +146,19 @@ def run_fuzz(tmp_path: Path, db_url: str, record_property, role: str = "admin", 
     assert re.search(rf"Selected: {OPERATIONS}/{OPERATIONS}\s+Tested: {OPERATIONS}\b", out), tail
     generated = re.search(r"(\d+) generated, (\d+) passed", out)
     assert generated and int(generated[1]) >= 300 and generated[1] == generated[2], tail
-    assert "No issues found" in out or role != "admin", tail  # an admin may reach every operation
     assert f"Seed: {SEED}" in out and "failures" not in out.split("SUMMARY")[-1], tail
-    if role != "admin":  # the only warning: the operations this role may not use answered 401/403 only
-        warnings = out.split("Warnings:")[-1].split("Test cases:")[0]
-        assert [w.strip() for w in warnings.strip().splitlines()] == [
-            w for w in [w.strip() for w in warnings.strip().splitlines()] if "returned only 401/403" in w], tail
+    # the only warnings allowed: the operations an officer may not use answered 401/403 only; and without the
+    # coverage phase (which sends the schema's example institution) the intake-token form, given random institution
+    # ids, answered 404 only, which is right
+    allowed = [] if role == "admin" else ["returned only 401/403"]
+    if "coverage" not in phases:
+        allowed.append("Missing test data: 1 operation")
+        if "Missing test data" in out:
+            listed = out.split("preventing tests from reaching")[1].split("💡")[0]
+            assert re.findall(r"- (\w+ \S+)", listed) == ["POST /api/intake/tokens"], tail
+    warnings = out.split("Warnings:")[-1].split("Test cases:")[0] if "Warnings:" in out else ""
+    assert all(any(a in w for a in allowed) for w in warnings.strip().splitlines()), tail
+    assert "No issues found" in out or warnings.strip(), tail
 
 
 def empty_schema(pg_url: str) -> None:
@@ -172,7 +183,7 @@ def test_api_survives_fuzzing_on_sqlite(tmp_path, record_property, role):
 @pytest.mark.postgres
 def test_api_survives_fuzzing_on_postgres(tmp_path, pg_url, record_property):
     empty_schema(pg_url)
-    run_fuzz(tmp_path, pg_url, record_property, "admin", REPEAT_EXAMPLES)
+    run_fuzz(tmp_path, pg_url, record_property, "admin", REPEAT_EXAMPLES, phases=ALL_PHASES)
 
 
 @pytest.mark.slow
@@ -180,4 +191,4 @@ def test_api_survives_fuzzing_on_postgres(tmp_path, pg_url, record_property):
 @pytest.mark.postgres
 def test_api_survives_deep_fuzzing_on_postgres(tmp_path, pg_url, record_property):
     empty_schema(pg_url)
-    run_fuzz(tmp_path, pg_url, record_property, "admin", DEEP_EXAMPLES, limit_s=1800)
+    run_fuzz(tmp_path, pg_url, record_property, "admin", DEEP_EXAMPLES, limit_s=1800, phases=ALL_PHASES)

@@ -140,3 +140,17 @@ def test_busy_street_looped_raises_no_left_object(street):
     setups = [(10.0, b.BAG_ZONE, {}), (10.0, b.CROSSING_ZONE, {}), (10.0, b.CROSSING_ZONE, {"area_ratio": None})]
     got = b.run_street_many(3 * 28.6, setups, detector=det)
     assert got == [[], [], []], [[(e.started_t, e.detail) for e in evs] for evs in got]
+
+
+def test_two_or_more_people_counts_single_frames_at_the_threshold():
+    """The staffing bench's `two_or_more_people`: of the frames with >= 2 labelled people, those where the model
+    reports >= 2 people on that frame alone at the threshold; frames with one labelled person do not count."""
+    from test_rule_logic import dets
+    from vigil.vision.bench_rules import WardFrame, seen_as_two
+
+    two = dets((0, 0.9, 0, 0, 10, 10), (0, 0.6, 20, 0, 30, 10))
+    one_sure = dets((0, 0.9, 0, 0, 10, 10), (0, 0.3, 20, 0, 30, 10))
+    groups = {"a": [WardFrame("f1", 2, two, None, dets()), WardFrame("f2", 3, one_sure, None, dets())],
+              "b": [WardFrame("f3", 1, two, None, dets())]}
+    assert seen_as_two(groups, 0.5) == {"frames": 2, "seen_as_2_or_more": 1, "share": 0.5}
+    assert seen_as_two(groups, 0.2) == {"frames": 2, "seen_as_2_or_more": 2, "share": 1.0}

@@ -263,6 +263,14 @@ def unlabelled_people(groups: dict[str, list[WardFrame]], min_confidence: float)
                   if len(f.empty.of_classes(["person"]).above(min_confidence)) > 0)
 
 
+def seen_as_two(groups: dict[str, list[WardFrame]], min_confidence: float) -> dict:
+    """Frames with >= 2 labelled people (as they are) where the model reports >= 2 people, on one frame alone (the
+    issue's per-frame figure; the rule's window counts the most seen over its frames)."""
+    frames = [f for fs in groups.values() for f in fs if f.people >= 2]
+    seen = sum(len(f.orig.of_classes(["person"]).above(min_confidence)) >= 2 for f in frames)
+    return {"frames": len(frames), "seen_as_2_or_more": seen, "share": round(seen / max(len(frames), 1), 4)}
+
+
 def bench_staffing(args) -> dict:
     det = objects_detector(args.model)
     rooms = val_rooms() if args.rooms == "val" else None
@@ -279,6 +287,7 @@ def bench_staffing(args) -> dict:
                     run["events"] = staffing_events(groups, min_persons, window_s, conf, hold)
                 out["runs"].append(run)
     out["painted_out_frames_with_a_person"] = {str(c): unlabelled_people(groups, c) for c in args.min_confidence}
+    out["two_or_more_people"] = {str(c): seen_as_two(groups, c) for c in args.min_confidence}
     return out
 
 

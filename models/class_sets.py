@@ -54,13 +54,21 @@ def paint_out(image: np.ndarray, boxes, pad: float = 0.15) -> np.ndarray:
     return cv2.inpaint(image, m, 3, cv2.INPAINT_TELEA)
 
 
+def label_boxes(rows: list[list[str]], ids: set[int], w: int, h: int) -> list[list[float]]:
+    """Pixel boxes (x0, y0, x1, y1) of the YOLO label rows (a line's fields) whose class id is in `ids`."""
+    out = []
+    for r in rows:
+        if len(r) >= 5 and int(float(r[0])) in ids:
+            x, y, bw, bh = (float(v) for v in r[1:5])
+            out.append([(x - bw / 2) * w, (y - bh / 2) * h, (x + bw / 2) * w, (y + bh / 2) * h])
+    return out
+
+
 def _painted_copy(image: Path, rows: list[list[str]], people: set[int], dest: Path) -> bool:
     """Write `image` with the boxes of class ids `people` painted out to `dest`; False when it holds none."""
     im = cv2.imread(str(image))
     h, w = im.shape[:2]
-    boxes = [((float(x) - float(bw) / 2) * w, (float(y) - float(bh) / 2) * h,
-              (float(x) + float(bw) / 2) * w, (float(y) + float(bh) / 2) * h)
-             for c, x, y, bw, bh in (r[:5] for r in rows if len(r) >= 5) if int(float(c)) in people]
+    boxes = label_boxes(rows, people, w, h)
     if not boxes:
         return False
     return bool(cv2.imwrite(str(dest), paint_out(im, boxes)))

@@ -3,7 +3,7 @@ state) with all its checks: no server error, every response as documented, valid
 invalid input rejected. Once on a SQLite file, once on the machine's PostgreSQL.
 
 Set VIGIL_FUZZ_SEED / VIGIL_FUZZ_EXAMPLES to explore beyond the pinned run. The deep run (150 examples per
-operation as admin on PostgreSQL, about 10 min on 2 cores) is marked slow: `make test-all` or `-m slow`."""
+operation as admin on PostgreSQL, all phases; not timed yet) is marked slow: `make test-all` or `-m slow`."""
 from __future__ import annotations
 
 import os

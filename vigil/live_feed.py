@@ -121,9 +121,10 @@ def answered(reply: dict):
     if "error" in reply:
         error = reply["error"]
         kind = REFUSALS.get(error.get("kind", ""))
-        err = kind(error["detail"]) if kind else LiveError(error["detail"])
-        if kind is None:
-            err.status = int(error["status"])
+        if kind is not None:
+            raise kind(error["detail"])
+        err = LiveError(error["detail"])
+        err.status = int(error["status"])
         raise err
     return reply["ok"]
 

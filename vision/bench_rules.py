@@ -45,14 +45,14 @@ import numpy as np
 
 from vigil.config import parse_config
 from vigil.models.catalogue import resolve_model, shared_dir
-from vigil.models.class_sets import paint_out
+from vigil.models.class_sets import PEOPLE, label_boxes, paint_out
+from vigil.models.datasets import data_names
 from vigil.vision.detections import Detections
 from vigil.vision.pipeline import CameraPipeline
 from vigil.vision.rules import FrameContext
 from vigil.vision.rules.staffing import UnattendedRoom
 
 CARE_WARD = ("data", "care_ward", "valid")
-PERSON_CLASSES = {2, 3, 4, 5, 6, 7, 8}  # care_ward: fall, lie, move, patient, person, sit, stand
 STREET = ("data", "video", "street_crowd.mp4")
 BAG_FRAME = ("data", "cctv_intelligence", "images", "-C102302_004-_3480_jpg.rf.081f35958c1bd9bb202a6a948f61ef95.jpg")
 BAG_WIDTH = 50
@@ -115,14 +115,17 @@ def _iou(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
 
 
+@lru_cache(maxsize=1)
+def care_ward_people() -> frozenset[int]:
+    """The care-ward class ids that box a person (class_sets.PEOPLE: patient, person and the posture classes)."""
+    names = data_names(shared_dir().joinpath(*CARE_WARD).parent / "data.yaml")
+    return frozenset(i for i, n in names.items() if n in PEOPLE["care_ward"])
+
+
 def labelled_people(label: Path, w: int, h: int) -> list[list[float]]:
     """The labelled people of a care-ward frame (pixel xyxy), largest first, duplicates merged."""
-    rows = []
-    for line in label.read_text(encoding="utf-8").splitlines():
-        p = line.split()
-        if p and int(p[0]) in PERSON_CLASSES:
-            x, y, bw, bh = (float(v) for v in p[1:5])
-            rows.append([(x - bw / 2) * w, (y - bh / 2) * h, (x + bw / 2) * w, (y + bh / 2) * h])
+    rows = label_boxes([line.split() for line in label.read_text(encoding="utf-8").splitlines()],
+                       care_ward_people(), w, h)
     keep: list[list[float]] = []
     for b in sorted(rows, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
         if all(_iou(b, k) < 0.5 for k in keep):

@@ -8,14 +8,22 @@ Every event change writes its notification to the outbox in the same transaction
 While the database is unreachable, `started` / `updated` / `ended` / clip results go to the on-disk spool
 (api/spool.py) instead, and later ones follow them there so the order holds; `replay_spool` writes them when the
 database answers again. Each event has a stable key (`events.event_key`: camera, zone, rule, start) and each of its
-notifications a stable delivery id, so a replayed write finds its row and notification instead of adding more."""
+notifications a stable delivery id, so a replayed write finds its row and notification instead of adding more.
+
+A database that takes the connection but never answers (a link gone silent, a server hung on a lock) must not hold
+the camera loops either: with a spool, every database call of the store runs on the store's own database thread
+(`DbThread`) and its caller waits at most `write_wait_s`; past that the write goes to the spool, as do the writes
+after it until the stalled call has come back."""
 from __future__ import annotations
 
 import logging
 import os
 import threading
+import queue
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,6 +54,40 @@ def unreachable(exc: BaseException) -> bool:
     """The database could not be reached or dropped the connection (not: it refused the data)."""
     return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+class DatabaseStalled(Exception):
+    """The database has not answered a call of the store within its wait (or an earlier call still hangs)."""
+
+
+class DbThread:
+    """One daemon thread that runs the store's database calls in order, so that a caller can stop waiting on one that
+    hangs (a daemon: a call stuck on a dead link never holds up the process's exit)."""
+
+    def __init__(self, name: str = "event-store-db"):
+        self.name = name
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        fut: Future = Future()
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+        self._q.put((fn, fut))
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            fn, fut = self._q.get()
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                fut.set_exception(exc)
 
 
 def _utc(dt: datetime) -> datetime:
@@ -95,6 +137,12 @@ class EventStore:
         self._live: dict[str, EventRecord] = {}  # spooled openings: their records get the id once replayed
         self._updates: dict[str, int] = {}  # event key -> updates so far (each update's delivery id)
         self._down_since: float | None = None
+        # the longest a caller waits on one database call (None: no bound, and no thread). The service sets it from
+        # storage.spool.write_wait_s when it gives the store its spool
+        self.write_wait_s: float | None = None
+        self._db = DbThread()
+        self._stalled: Future | None = None  # the call that outlived its wait, until it comes back
+        self.stalls = 0
         # cluster mode: a node records its media paths as "@<node>/<path>" (db_prefix); the control side, which serves
         # the API, fetches such a file from its node (fetch(node, path) -> bytes) and keeps a copy under nodes/<node>/
         self.db_prefix = ""
@@ -202,6 +250,30 @@ class EventStore:
                 self._spool("status", body, None)
 
     # -- writing, or spooling while the database is away -----------------------------------------
+    def _bounded(self, call: Callable[[], Any]) -> Any:
+        """`call()` on the database thread, waited for at most `write_wait_s` (no bound: run here). Raises
+        DatabaseStalled when it does not come back in time, or while an earlier call that did not still hangs."""
+        if self.write_wait_s is None:
+            return call()
+        if self._stalled is not None:
+            if not self._stalled.done():
+                raise DatabaseStalled("an earlier database call has not come back yet")
+            self._stalled = None
+        fut = self._db.submit(call)
+        try:
+            return fut.result(self.write_wait_s)
+        except FutureTimeout:
+            self._stalled = fut
+            self.stalls += 1
+            fut.add_done_callback(self._stall_over)
+            raise DatabaseStalled(f"the database did not answer within {self.write_wait_s:g} s") from None
+
+    @staticmethod
+    def _stall_over(fut: Future) -> None:
+        exc = fut.exception()
+        log.warning("a database call that outlived its wait came back: %s",
+                    "written" if exc is None else f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
     def _write(self, apply: Callable[[], Any]) -> bool:
         """Run `apply` (one transaction) unless writes are spooled; False: the caller spools it instead.
         Called with the lock held. Without a spool, errors propagate as before."""
@@ -211,10 +283,10 @@ class EventStore:
         if len(self.spool):
             return False  # earlier writes wait there: this one goes behind them
         try:
-            apply()
+            self._bounded(apply)
             return True
-        except SQLAlchemyError as exc:
-            if not unreachable(exc):
+        except (SQLAlchemyError, DatabaseStalled) as exc:
+            if isinstance(exc, SQLAlchemyError) and not unreachable(exc):
                 raise
             self._down_since = time.monotonic()
             log.warning("database unreachable: event writes wait in the spool %s until it answers (%s)",
@@ -304,11 +376,13 @@ class EventStore:
 
     # -- replay ----------------------------------------------------------------------------------
     def probe(self) -> bool:
-        try:
+        def ping() -> None:
             with self.sessions() as s:
                 s.execute(text("SELECT 1"))
+        try:
+            self._bounded(ping)
             return True
-        except SQLAlchemyError:
+        except (SQLAlchemyError, DatabaseStalled):
             return False
 
     def replay_spool(self, stop: threading.Event | None = None) -> bool:
@@ -325,7 +399,10 @@ class EventStore:
                     return False
                 with self._lock:
                     try:
-                        self._replay(entry)
+                        self._bounded(lambda: self._replay(entry))
+                    except DatabaseStalled:
+                        log.warning("event spool: the database stopped answering after %d replayed write(s)", done)
+                        return False
                     except SQLAlchemyError as exc:
                         if unreachable(exc):
                             log.warning("event spool: database gone again after %d replayed write(s)", done)
@@ -389,23 +466,38 @@ class EventStore:
         return p if p.is_file() else None
 
     # -- evidence clips ------------------------------------------------------------------------
+    def clip_path(self, camera_id: str, started_at: datetime, event_id: int) -> Path:
+        """Where the clip of an event goes: media_dir/clips/<camera>/<YYYY-MM-DD of its start, UTC>/<id>.mp4."""
+        return self.media_dir / "clips" / camera_id / _utc(started_at).strftime("%Y-%m-%d") / f"{event_id}.mp4"
+
     def clip_path_for(self, event_id: int) -> Path:
-        """Where the clip of `event_id` goes: media_dir/clips/<camera>/<YYYY-MM-DD of start, UTC>/<id>.mp4
-        (KeyError when there is no such event)."""
+        """`clip_path` of a stored event (KeyError when there is no such event)."""
         with self.sessions() as s:
             row = s.get(EventRow, event_id)
             if row is None:
                 raise KeyError(event_id)
-            day = _utc(row.started_at).strftime("%Y-%m-%d")
-            return self.media_dir / "clips" / row.camera_id / day / f"{event_id}.mp4"
+            return self.clip_path(row.camera_id, row.started_at, event_id)
 
     def clip_started(self, event_id: int, path: str | Path) -> None:
-        """The camera began recording the clip into `path` (under the media dir): status 'recording'."""
+        """The camera began recording the clip into `path` (under the media dir): status 'recording'. Best effort:
+        while the database does not answer this is only logged (the clip's result, spooled if need be, follows)."""
         rel = self._rel(path)
-        with self._lock, self.sessions.begin() as s:
-            row = s.get(EventRow, event_id)
-            if row is not None:
-                row.clip_path, row.clip_status = rel, "recording"
+
+        def mark() -> None:
+            with self.sessions.begin() as s:
+                row = s.get(EventRow, event_id)
+                if row is not None:
+                    row.clip_path, row.clip_status = rel, "recording"
+        with self._lock:
+            if self.spool is not None and len(self.spool):
+                return  # the database is away: the clip's result goes behind the spooled writes
+            try:
+                self._bounded(mark)
+            except (SQLAlchemyError, DatabaseStalled) as exc:
+                if isinstance(exc, SQLAlchemyError) and not unreachable(exc):
+                    raise
+                log.warning("event %s: clip status 'recording' not written: %s", event_id,
+                            str(exc).splitlines()[0][:200])
 
     def clip_finished(self, result: Any) -> None:
         """Record a `ClipResult` (or its dict form): 'ready' with its path, or 'failed' (no path; the

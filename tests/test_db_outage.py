@@ -134,6 +134,57 @@ def test_store_spools_while_cut_and_replays_each_write_once(tmp_path, pg_db):
         rt.stop()
 
 
+@pytest.mark.postgres
+def test_a_database_that_stops_answering_holds_no_write_past_its_wait(tmp_path, pg_db):
+    """The link goes silent instead of breaking: the database keeps the connections and takes new ones but never
+    answers (no reset, so libpq has nothing to notice). Before this bound a write in flight at that moment held the
+    camera's loop for ever (seen as a 30 s stall of the live test below)."""
+    from vigil.config import parse_config
+    from vigil.service import Runtime
+
+    direct, proxied, proxy = pg_db
+    cfg = service_config(tmp_path, proxied)
+    cfg["storage"]["spool"] = {"write_wait_s": 1.0}
+    rt = Runtime(parse_config(cfg), start_cameras=False)
+    try:
+        base = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+        before = _record("exit1", 0, base)
+        rt.store.started(before, b"\xff\xd8jpeg")
+        assert before.id is not None
+        proxy.silence()
+        during = [_record("exit1", i, base) for i in (1, 2, 3)]
+        took = []
+        for ev in during:
+            t0 = time.monotonic()
+            rt.store.started(ev, b"\xff\xd8jpeg")
+            took.append(time.monotonic() - t0)
+        t0 = time.monotonic()
+        rt.store.ended(during[1])
+        took.append(time.monotonic() - t0)
+        # the first write waited its 1 s and went to the spool; the others did not wait at all
+        assert 0.9 < took[0] < 2.0 and max(took[1:]) < 0.2, took
+        assert rt.store.stalls == 1 and proxy.swallowed > 0
+        assert [e.op for e in rt.notify.spool.entries()] == ["started"] * 3 + ["ended"]
+        assert all(ev.id is None for ev in during)
+        t0 = time.monotonic()
+        assert not rt.store.replay_spool()  # still silent: the replay gives up at once (the stalled call hangs)
+        assert time.monotonic() - t0 < 0.5
+
+        # the link heals (the silenced connections are reset, as the peer of a healed link does): the stalled call
+        # comes back with an error, then the spool is written, each write once
+        proxy.restore()
+        assert wait_until(lambda: rt.store._stalled is None or rt.store._stalled.done(), 10)
+        assert wait_until(rt.store.replay_spool, 10)
+        assert len(rt.notify.spool) == 0
+        got = rows(direct, "SELECT stream_start_s, state FROM events ORDER BY id")
+        assert got == [(0.0, "open"), (1.0, "open"), (2.0, "closed"), (3.0, "open")]
+        assert [ev.id for ev in during] == [r[0] for r in rows(direct, "SELECT id FROM events WHERE id > 1 ORDER BY id")]
+        assert rows(direct, "SELECT count(*) FROM outbox WHERE kind = 'event.opened'") == [(4,)]
+    finally:
+        proxy.restore()
+        rt.stop()
+
+
 class Recorder:
     """An extra sink: every change the pipeline hands on, in order, with the time it happened."""
 

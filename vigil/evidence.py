@@ -26,7 +26,7 @@ class EvidenceSink:
                 or is_file_source(reader.url)):
             return
         try:
-            path = self.store.clip_path_for(event.id)
+            path = self.store.clip_path(event.camera_id, event.started_wall, event.id)
             self.store.clip_started(event.id, path)
             reader.request_clip(event.id, str(path), event.started_wall.timestamp(), self.clips.pre_s, self.clips.post_s)
         except Exception:  # noqa: BLE001 - evidence is best effort; the event itself is stored

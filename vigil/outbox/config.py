@@ -123,3 +123,8 @@ class SpoolConfig(_Strict):
         "(logged, counted in vigil_spool_dropped_total)."), gt=0)
     retry_max_s: float = F(5.0, title="Longest retry wait (s)", description=(
         "While the database is unreachable it is tried again after 0.5 s, doubling up to this."), gt=0, le=300)
+    write_wait_s: float = F(5.0, title="Longest wait for one event write (s)", description=(
+        "A camera's event write that the database has not answered within this goes to the spool instead, and so "
+        "do the writes after it until the database answers again: a database that holds the connection but does "
+        "not answer (a link gone silent, a server stuck on a lock) never stops the cameras' rules for longer."),
+        gt=0, le=120)

@@ -32,6 +32,7 @@ class Notifications:
         self.cfg = cfg.notifications
         self.spool = EventSpool(rt.data_dir / "spool", int(cfg.storage.spool.max_mb * MB))
         rt.store.spool = self.spool
+        rt.store.write_wait_s = cfg.storage.spool.write_wait_s
         rt.store.regions = self._regions
         self.spool_maintainer = SpoolMaintainer(rt.store, cfg.storage.spool.retry_max_s)
         if len(self.spool):

@@ -202,10 +202,13 @@ def parity(model, ref: np.ndarray, image: torch.Tensor, conf: float = 0.3) -> di
     with torch.no_grad():
         out = model(image[None])[0][0].numpy()
     confident = ref[4:].max(0) > conf
+    best_diff = np.abs(out[4:].max(0) - ref[4:].max(0))[confident]
     return {
         "anchors": int(ref.shape[1]),
         "confident_anchors": int(confident.sum()),
         "score_diff_max": float(np.abs(out[4:] - ref[4:]).max()),
+        # the systematic part: the best class's score on the anchors the TFLite file is confident on
+        "score_diff_median_confident": float(np.median(best_diff)) if len(best_diff) else 0.0,
         "box_diff_px_max_confident": float(np.abs(out[:4, confident] - ref[:4, confident]).max()) if confident.any() else 0.0,
         "classes_tflite": sorted({int(c) for c in ref[4:, confident].argmax(0)}),
         "classes_torch": sorted({int(c) for c in out[4:, out[4:].max(0) > conf].argmax(0)}),
@@ -213,9 +216,18 @@ def parity(model, ref: np.ndarray, image: torch.Tensor, conf: float = 0.3) -> di
     }
 
 
+# The TFLite file is int8: its own kernels disagree on single scores. On bus.jpg, XNNPACK (the interpreter's default)
+# and TFLite's reference kernels differ by up to 0.22 in one anchor's score on an AVX2 EPYC without VNNI, where the
+# float conversion is 0.003 from XNNPACK at the median of the confident anchors and 0.109 at the worst one (0.023 on
+# the VNNI machines). So single scores are held only to a gross bound and the median to a tight one: a conversion
+# that is wrong (a convolution's weights misplaced or transposed) moves every score, not one.
+SCORE_DIFF_MEDIAN = 0.02
+SCORE_DIFF_WORST = 0.25
+
+
 def _check(report: dict, what: str) -> None:
-    if report["classes_tflite"] != report["classes_torch"] or report["score_diff_max"] > 0.1 \
-            or report["box_diff_px_max_confident"] > 16:
+    if report["classes_tflite"] != report["classes_torch"] or report["score_diff_max"] > SCORE_DIFF_WORST \
+            or report["score_diff_median_confident"] > SCORE_DIFF_MEDIAN or report["box_diff_px_max_confident"] > 16:
         raise RuntimeError(f"{what}: the converted network does not reproduce the TFLite one: "
                            + str({k: v for k, v in report.items() if not k.startswith('_')}))
 
@@ -292,5 +304,5 @@ def summary(report: dict) -> str:
             f"{report['convolutions']} convolutions, {report['params_transferred']:,}/{report['params_total']:,} "
             f"parameters transferred, {report['params_left']:,} fresh ({', '.join(report['fresh'])}); "
             f"parity with the TFLite file on bus.jpg: classes {p['classes_torch']}, score diff "
-            f"{p['score_diff_max']:.3f}, box diff {p['box_diff_px_max_confident']:.1f} px; batch norm from "
+            f"{p['score_diff_median_confident']:.3f} median, {p['score_diff_max']:.3f} worst, box diff {p['box_diff_px_max_confident']:.1f} px; batch norm from "
             f"{report['calibration_images']} images at {report['calibration_imgsz']}")

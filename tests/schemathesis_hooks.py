@@ -22,7 +22,8 @@ institution, with an id not taken yet, and replaced with the id of its path. `be
 institution `fy` and a fresh id (`fuzz-N`) into the valid (positive) bodies of `POST /api/inventory/cameras`, and `fy`
 and the path's id into those of `PUT /api/inventory/cameras/{camera_id}`; drawn as they are, those name no
 institution, reuse the id `exit1` that schemathesis learnt from the responses (409) or differ from the path, and the
-routes' logic would hardly be reached. Invalid (negative) bodies are sent as drawn. Likewise the valid bodies of
+routes' logic would hardly be reached; the valid bodies of `POST /api/intake/tokens` name `fy` or its region
+(drawn, they name none: 404). Invalid (negative) bodies are sent as drawn. Likewise the valid bodies of
 `POST /api/users` get the scope their role needs (drawn lists mostly do not fit it).
 """
 from __future__ import annotations
@@ -172,6 +173,9 @@ def before_call(ctx, case, kwargs) -> None:
         case.body = {**body, "token": os.environ.get("VIGIL_FUZZ_INTAKE", ""), "institution_id": "fy"}
     elif case.operation.label == "POST /api/inventory/cameras":
         case.body = {**case.body, "institution": "fy", "id": f"fuzz-{next(_FRESH)}"}
+    elif case.operation.label == "POST /api/intake/tokens":  # an institution or region of the fuzzed service
+        kind = case.body.get("kind")
+        case.body = {**case.body, **({"institution_id": "fy"} if kind == "institution" else {"region": "示范县/城关镇"})}
     elif case.operation.label == "POST /api/users":  # the scope its role needs (drawn lists mostly do not fit)
         case.body = {**case.body, **_fitting_scope(case.body)}
     elif case.operation.label == "PUT /api/inventory/cameras/{camera_id}":

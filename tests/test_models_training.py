@@ -78,7 +78,10 @@ def test_convert_yolov8_tflite_reproduces_it_and_trains_sanely(tmp_path):
     report = torch.load(tmp_path / "init.pt", map_location="cpu", weights_only=False)["vigil_conversion"]
     parity = report["parity"]
     assert parity["classes_tflite"] == parity["classes_torch"] == [0, 5], parity  # COCO person, bus
-    assert parity["score_diff_max"] < 0.05 and parity["box_diff_px_max_confident"] < 8, parity
+    # single scores of the int8 file differ by kernel (XNNPACK vs reference: 0.22): the median is what a wrong
+    # conversion would move (models/yolov8_convert.py, SCORE_DIFF_MEDIAN)
+    assert parity["score_diff_median_confident"] < 0.01 and parity["score_diff_max"] < 0.2, parity
+    assert parity["box_diff_px_max_confident"] < 8, parity
     assert report["unfold_output_drift_max"] < 0.05  # unfolding keeps the eval function
     assert report["convolutions"] == 64 and report["fresh"] == ["model.22.cv3"]
     assert report["params_transferred"] + report["params_left"] == report["params_total"]

@@ -10,7 +10,8 @@ fi
 $VPY sample_videos/make_samples.py || { echo "ERROR: could not make the sample clips" >&2; exit 1; }
 MARK="not slow"
 if [ "${1:-}" = "-m" ]; then MARK="$2"; shift 2; fi
-$VPY -m pytest -m "$MARK" -p no:cacheprovider --durations=25 "$@"
+# every test's time stays in .test-results/junit.xml (to see where the suite's minutes go)
+$VPY -m pytest -m "$MARK" -p no:cacheprovider --durations=25 --junitxml=.test-results/junit.xml "$@"
 rc=$?
 if [ $rc -eq 5 ]; then echo "ERROR: pytest collected no tests" >&2; exit 1; fi
 exit $rc

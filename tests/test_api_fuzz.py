@@ -21,7 +21,7 @@ from vigil_fixtures import LiveServer, make_user, seed_clips, seed_events, servi
 SEED = int(os.environ.get("VIGIL_FUZZ_SEED", "2"))
 # the admin run on SQLite explores most (every operation is open to it); the officer and PostgreSQL runs repeat
 # the same schema with fewer examples each, to keep the suite's time on 2 cores; the slow deep run explores further
-MAX_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "36"))
+MAX_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "24"))
 REPEAT_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "10"))
 DEEP_EXAMPLES = int(os.environ.get("VIGIL_FUZZ_DEEP_EXAMPLES", "150"))
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")

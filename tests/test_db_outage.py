@@ -72,19 +72,30 @@ def _record(cam: str, i: int, base: datetime):
     return EventRecord(cam, "出口", "blocked_exit", float(i), base + timedelta(minutes=i), 0.5, {"dwell_s": 30}, {"i": i})
 
 
-@pytest.mark.postgres
-def test_store_spools_while_cut_and_replays_each_write_once(tmp_path, pg_db):
-    from vigil.api.spool import EventSpool
+def _runtime_with_one_event(tmp_path, db_url: str, **spool):
+    """A service without cameras on `db_url`, and one event stored through it before any outage: (runtime, event,
+    base time)."""
     from vigil.config import parse_config
     from vigil.service import Runtime
 
+    cfg = service_config(tmp_path, db_url)
+    if spool:
+        cfg["storage"]["spool"] = spool
+    rt = Runtime(parse_config(cfg), start_cameras=False)
+    base = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    before = _record("exit1", 0, base)
+    rt.store.started(before, b"\xff\xd8jpeg")
+    assert before.id is not None
+    return rt, before, base
+
+
+@pytest.mark.postgres
+def test_store_spools_while_cut_and_replays_each_write_once(tmp_path, pg_db):
+    from vigil.api.spool import EventSpool
+
     direct, proxied, proxy = pg_db
-    rt = Runtime(parse_config(service_config(tmp_path, proxied)), start_cameras=False)
+    rt, before, base = _runtime_with_one_event(tmp_path, proxied)
     try:
-        base = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
-        before = _record("exit1", 0, base)
-        rt.store.started(before, b"\xff\xd8jpeg")
-        assert before.id is not None
         proxy.cut()
         t0 = time.monotonic()
         during = [_record("exit1", i, base) for i in (1, 2, 3)] + [_record("ctrl", 4, base)]
@@ -139,18 +150,9 @@ def test_a_database_that_stops_answering_holds_no_write_past_its_wait(tmp_path, 
     """The link goes silent instead of breaking: the database keeps the connections and takes new ones but never
     answers (no reset, so libpq has nothing to notice). Before this bound a write in flight at that moment held the
     camera's loop for ever (seen as a 30 s stall of the live test below)."""
-    from vigil.config import parse_config
-    from vigil.service import Runtime
-
     direct, proxied, proxy = pg_db
-    cfg = service_config(tmp_path, proxied)
-    cfg["storage"]["spool"] = {"write_wait_s": 1.0}
-    rt = Runtime(parse_config(cfg), start_cameras=False)
+    rt, _before, base = _runtime_with_one_event(tmp_path, proxied, write_wait_s=1.0)
     try:
-        base = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
-        before = _record("exit1", 0, base)
-        rt.store.started(before, b"\xff\xd8jpeg")
-        assert before.id is not None
         proxy.silence()
         during = [_record("exit1", i, base) for i in (1, 2, 3)]
         took = []

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import queue
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future

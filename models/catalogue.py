@@ -121,6 +121,13 @@ def resolve_model(name_or_path: str | None, purpose: str = "objects") -> Path:
 FIRE_IMGSZ_DEFAULT = 320
 
 
+def model_imgsz(ref: str | None, fallback: int) -> int:
+    """The input size a catalogue model was trained at (its `imgsz`), or `fallback` for a path or an entry without
+    one: a person model trained at 640 is run at 640 whatever `detector.imgsz` says for the objects model."""
+    entry = catalogue().get(ref) if ref else None
+    return entry.imgsz if entry is not None and entry.imgsz else fallback
+
+
 def resolve_fire_model(ref: str | None, imgsz: int | None = None) -> tuple[Path | None, int, str | None]:
     """(path, input size, None) for the fire/smoke model, or (None, size, reason it is unavailable).
 

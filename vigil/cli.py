@@ -348,7 +348,7 @@ def models_train(
 def models_eval(
     model: str = typer.Option(..., "--model", help="Catalogue name or path (.pt, .onnx, ...)"),
     data: Optional[Path] = typer.Option(None, "--data", help="Data YAML (default: generated for ../shared/data/fire_smoke_indoor)"),
-    imgsz: int = typer.Option(320, "--imgsz", min=32),
+    imgsz: Optional[int] = typer.Option(None, "--imgsz", min=32, help="Input size (default: the catalogue model's, else 320)"),
     images: Optional[int] = typer.Option(None, "--images", min=1, help="Score a seeded subset of this many val images"),
     timing_images: int = typer.Option(50, "--timing-images", min=1, help="Images timed (batch 1, after warm-up)"),
     device: str = typer.Option("cpu", "--device"),
@@ -368,7 +368,7 @@ def models_eval(
     the model lacks are reported as not evaluated, model classes the set lacks are dropped. Last line: JSON."""
     import tempfile
 
-    from vigil.models.catalogue import ModelNotFound, resolve_model
+    from vigil.models.catalogue import ModelNotFound, model_imgsz, resolve_model
     from vigil.models.datasets import DatasetMissing, data_names, split_image_files, write_fire_smoke_yaml
     from vigil.models.evaluate import evaluate, human_lines
     from vigil.models.evaluate_byname import evaluate_by_name, human_lines as by_name_lines, model_class_names, needs_by_name, yaml_aliases
@@ -384,6 +384,7 @@ def models_eval(
     wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     with _usage_errors(ModelNotFound, DatasetMissing, BadInput, ValueError):
         path = model_file(resolve_model(model, purpose="fire"), "--model")
+        imgsz = imgsz or model_imgsz(model, 320)
         with tempfile.TemporaryDirectory(prefix="vigil-data-") as tmp:
             yaml_path = data.resolve() if data else write_fire_smoke_yaml(Path(tmp))
             named = (by_name or frame_level or conf is not None or wanted is not None or renames

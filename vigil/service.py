@@ -25,7 +25,7 @@ from vigil.api.retention import MediaMaintainer
 from vigil.api.store import EventStore, media_dir_of
 from vigil.outbox.service import Notifications
 from vigil.config import Camera, VigilConfig, redact_url
-from vigil.models.catalogue import resolve_fire_model, resolve_model
+from vigil.models.catalogue import model_imgsz, resolve_fire_model, resolve_model
 from vigil.processor import CameraProcessor
 from vigil.scheduler import DetectionScheduler
 from vigil.streams.reader import CameraReader, ReaderSettings
@@ -216,7 +216,8 @@ class Runtime:
         if self.detector is None:
             self.detector = load_detector(resolve_model(det.model), det.imgsz, det.confidence, 1)
         if self.person_detector is None and det.person_model and any(c.people_only for c in cams):
-            self.person_detector = load_detector(resolve_model(det.person_model), det.imgsz, det.confidence, 1)
+            self.person_detector = load_detector(resolve_model(det.person_model), model_imgsz(det.person_model, det.imgsz),
+                                                 det.confidence, 1)
         if self.fire_detector is None and self.fire_path is not None and any(c.has_fire_rule for c in cams):
             self.fire_detector = load_detector(self.fire_path, self.fire_imgsz, det.confidence, 1)
             if self.scheduler is not None:

@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from vigil.config import parse_config
-from vigil.models.catalogue import resolve_model, shared_dir
+from vigil.models.catalogue import model_imgsz, resolve_model, shared_dir
 from vigil.models.class_sets import PEOPLE, label_boxes, paint_out
 from vigil.models.datasets import data_names
 from vigil.vision.detections import Detections
@@ -62,7 +62,7 @@ WALL = datetime(2026, 11, 24, 10, 0)
 def objects_detector(model: str | None = None):
     from vigil.vision.detector import load_detector
 
-    return load_detector(resolve_model(model, "objects"), 320, 0.25)
+    return load_detector(resolve_model(model, "objects"), model_imgsz(model, 320), 0.25)
 
 
 def val_rooms() -> set[str]:

@@ -248,3 +248,15 @@ def test_models_list_says_what_runs_on_this_cpu_and_why():
     assert f"runs here: {Path(want.used).name} ({want.precision}) on {want.kernel}; {want.reason}" in proc.stdout
     assert rows["fire-smoke-yolov8n-320-int8"]["runs"]["precision"] == "int8"
     assert "runs" not in rows["yolov5n-coco-original"]  # not an ONNX file
+
+
+def test_calibration_that_would_not_fit_in_memory_is_refused_with_the_count_that_fits():
+    """100 images at 640 were killed by the 24 GB machine's memory limit (ONNX Runtime keeps every activation of every
+    calibration image): the default shrinks with the input, and a count that cannot fit is refused before any work."""
+    from vigil.models.quantize import check_calibration_memory, default_calibration_images
+
+    assert default_calibration_images(320) == 100 and default_calibration_images(640) == 25
+    check_calibration_memory(25, 640, available=24 * 10**9)  # the shipped person int8 twin's calibration
+    check_calibration_memory(100, 320, available=24 * 10**9)
+    with pytest.raises(ValueError, match=r"--images 100 at input 640 .* use --images \d+ or fewer"):
+        check_calibration_memory(100, 640, available=24 * 10**9)

@@ -260,7 +260,7 @@ def models_quantize(
     model: Path = typer.Option(..., "--model", help="Float ONNX detector to quantize"),
     out: Path = typer.Option(..., "--out", help="int8 ONNX file to write"),
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Folder of calibration images (default: ../shared/data/fire_smoke_indoor/train/images)"),
-    images: int = typer.Option(100, "--images", min=1, help="Calibration images used (evenly strided, sorted)"),
+    images: Optional[int] = typer.Option(None, "--images", min=1, help="Calibration images used (evenly strided, sorted; default 100 at input 320, 25 at 640: the calibration holds every activation of every image in memory)"),
     method: str = typer.Option("percentile", "--method", help="Activation range calibration: percentile, minmax or entropy"),
     negatives: Optional[str] = typer.Option(None, "--negatives", help="Fire-free frames in the calibration set: care-ward (the training half of the care-ward frames) or a folder"),
     negative_images: int = typer.Option(30, "--negative-images", min=1, help="How many of the --images are --negatives frames"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -122,10 +123,25 @@ FIRE_IMGSZ_DEFAULT = 320
 
 
 def model_imgsz(ref: str | None, fallback: int) -> int:
-    """The input size a catalogue model was trained at (its `imgsz`), or `fallback` for a path or an entry without
-    one: a person model trained at 640 is run at 640 whatever `detector.imgsz` says for the objects model."""
-    entry = catalogue().get(ref) if ref else None
-    return entry.imgsz if entry is not None and entry.imgsz else fallback
+    """The input size a model was trained at: a catalogue entry's `imgsz`, else an ONNX file's `imgsz` metadata (what
+    ultralytics' export writes), else `fallback`. A person model trained at 640 runs at 640 whatever
+    `detector.imgsz` says for the objects model, named by the catalogue or by path."""
+    if not ref:
+        return fallback
+    entry = catalogue().get(ref)
+    if entry is not None:
+        return entry.imgsz or fallback
+    path = Path(ref).expanduser()
+    if not path.exists() and (PROJECT_ROOT / path).exists():
+        path = PROJECT_ROOT / path
+    if path.suffix == ".onnx" and path.is_file():
+        import onnx
+
+        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        sizes = re.findall(r"\d+", meta.get("imgsz", ""))
+        if sizes:
+            return int(sizes[0])
+    return fallback
 
 
 def resolve_fire_model(ref: str | None, imgsz: int | None = None) -> tuple[Path | None, int, str | None]:

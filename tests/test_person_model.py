@@ -90,6 +90,12 @@ def test_a_catalogue_person_model_runs_at_the_input_size_it_was_trained_at(tmp_p
         assert rt.person_detector.imgsz == 640 and rt.detector.imgsz == rt.cfg.detector.imgsz == 320
     finally:
         rt.stop()
+    from vigil.models.catalogue import model_imgsz
+
+    # named by path, the ONNX file's own metadata decides; a file without it keeps the fallback
+    assert model_imgsz("models/person/person_cctv_yolov8n_640_int8.onnx", 320) == 640
+    assert model_imgsz("models/person/person_cctv_yolov8n_320.onnx", 416) == 320
+    assert model_imgsz("no/such/model.onnx", 320) == 320
 
 
 def test_person_model_sees_people_from_the_ceiling_the_coco_model_misses(tmp_path):

@@ -348,7 +348,7 @@ def models_train(
 def models_eval(
     model: str = typer.Option(..., "--model", help="Catalogue name or path (.pt, .onnx, ...)"),
     data: Optional[Path] = typer.Option(None, "--data", help="Data YAML (default: generated for ../shared/data/fire_smoke_indoor)"),
-    imgsz: Optional[int] = typer.Option(None, "--imgsz", min=32, help="Input size (default: the catalogue model's, else 320)"),
+    imgsz: Optional[int] = typer.Option(None, "--imgsz", min=32, help="Input size (default: the model's own, from the catalogue or the ONNX metadata; else 320)"),
     images: Optional[int] = typer.Option(None, "--images", min=1, help="Score a seeded subset of this many val images"),
     timing_images: int = typer.Option(50, "--timing-images", min=1, help="Images timed (batch 1, after warm-up)"),
     device: str = typer.Option("cpu", "--device"),

@@ -164,7 +164,12 @@ def test_parse_models():
     old, new = parse_models("yolov5n-coco-320+fire-smoke-yolov5n-320, default+none")
     assert old == ModelSide("yolov5n-coco-320+fire-smoke-yolov5n-320", "yolov5n-coco-320", "fire-smoke-yolov5n-320")
     assert new.model is None and new.fire_model is None
-    assert parse_models("x")[0].fire_model == "auto"
+    assert parse_models("x")[0].fire_model == "auto" and parse_models("x")[0].person_model is None
+    side = parse_models("default+auto+person-cctv-yolov8n-640-int8")[0]
+    assert (side.model, side.fire_model, side.person_model) == (None, "auto", "person-cctv-yolov8n-640-int8")
+    assert parse_models("default++none")[0].person_model is None
+    with pytest.raises(ValueError, match="more than OBJECTS"):
+        parse_models("a+b+c+d")
     with pytest.raises(ValueError):
         parse_models(" , ")
 

@@ -44,7 +44,8 @@ def machine() -> dict:
     return {**cpu_info().as_dict(), "cpu": cpu_info().model, "python": platform.python_version()}
 
 
-def bench_config(urls: list[str], data_dir: str, model: str, imgsz: int, fire_model: str = "auto") -> dict:
+def bench_config(urls: list[str], data_dir: str, model: str, imgsz: int, fire_model: str = "auto",
+                 person_model: str | None = None) -> dict:
     full = [(0, 0), (1, 0), (1, 1), (0, 1)]
     cams = []
     for i, url in enumerate(urls):
@@ -55,7 +56,8 @@ def bench_config(urls: list[str], data_dir: str, model: str, imgsz: int, fire_mo
                      "site_kind": "corridor" if corridor else "control_room", "detect_fps": 1.0,
                      "offline_after_s": 30, "zones": [{"name": "zone", "polygon": full, "rules": rules}]})
     return {"institutions": [{"id": "bench", "name": "bench", "region": "bench"}], "cameras": cams,
-            "detector": {"model": model, "imgsz": imgsz, "fire_model": fire_model}, "storage": {"data_dir": data_dir}}
+            "detector": {"model": model, "imgsz": imgsz, "fire_model": fire_model, "person_model": person_model},
+            "storage": {"data_dir": data_dir}}
 
 
 def _worker(side: str, spec: dict, timeout: float) -> dict:
@@ -274,35 +276,41 @@ class NaiveSide:
 
 @dataclass
 class ModelSide:
-    """One model configuration vigil is swept with: `--models` takes OBJECTS[+FIRE] per side, OBJECTS a catalogue
-    name, a path or default, FIRE a catalogue name, a path, auto (the catalogue's default fire model, also when
-    left out) or none (no fire model: fire_smoke rules off)."""
+    """One model configuration vigil is swept with: `--models` takes OBJECTS[+FIRE[+PERSON]] per side, OBJECTS a
+    catalogue name, a path or default, FIRE a catalogue name, a path, auto (the catalogue's default fire model, also
+    when left out) or none (no fire model: fire_smoke rules off), PERSON the `detector.person_model` the duty-room
+    cameras (half the bench's cameras) then run instead of the objects model (left out or none: none)."""
     label: str
     model: str | None
     fire_model: str | None = "auto"
+    person_model: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> "ModelSide":
-        objects, _, fire = text.strip().partition("+")
-        objects, fire = objects.strip(), fire.strip() or "auto"
-        return cls(text.strip(), None if objects in ("", "default") else objects, None if fire.lower() == "none" else fire)
+        parts = [p.strip() for p in text.strip().split("+")]
+        if len(parts) > 3:
+            raise ValueError(f"--models: {text.strip()!r} has more than OBJECTS+FIRE+PERSON")
+        objects, fire, person = (parts + ["", ""])[:3]
+        fire = fire or "auto"
+        return cls(text.strip(), None if objects in ("", "default") else objects, None if fire.lower() == "none" else fire,
+                   None if person.lower() in ("", "none") else person)
 
 
 def parse_models(text: str) -> list[ModelSide]:
     sides = [ModelSide.parse(t) for t in text.split(",") if t.strip()]
     if not sides or len(sides) > 4:
-        raise ValueError(f"--models takes 1 to 4 comma-separated OBJECTS[+FIRE] configurations, not {text!r}")
+        raise ValueError(f"--models takes 1 to 4 comma-separated OBJECTS[+FIRE[+PERSON]] configurations, not {text!r}")
     return sides
 
 
-def _vigil_step(urls, kinds, side_paths, imgsz, warmup_s, seconds, log):
+def _vigil_step(urls, kinds, side_paths, imgsz, warmup_s, seconds, log, person_ref: str | None = None):
     model_path, fire_ref = side_paths
 
     def measure(n: int) -> dict:
         log(f"bench: vigil with {n} camera(s) ({sum(k == 'still' for k in kinds[:n])} still)")
         load = _loadavg()
         with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
-            spec = {"config": bench_config(urls[:n], tmp, model_path, imgsz, fire_ref), "warmup_s": warmup_s,
+            spec = {"config": bench_config(urls[:n], tmp, model_path, imgsz, fire_ref, person_ref), "warmup_s": warmup_s,
                     "seconds": seconds}
             try:
                 r = _worker("vigil", spec, timeout=warmup_s + seconds + 300)
@@ -360,10 +368,10 @@ def bench_sweep(max_cameras: int, seconds: float = 20.0, size: tuple[int, int] =
             runs = {"objects": choose(model_path).as_dict(), "fire": choose(fire_path).as_dict() if fire_path else None}
             fire_ref = side.fire_model if fire_path else None  # the name: keeps the catalogue's input size
             first = start or max(1, held_naive or 1)
-            found = search_largest(_vigil_step(urls, kinds, (model_path, fire_ref), imgsz, warmup_s, seconds, log),
-                                   max_cameras, start=first, log=log)
+            found = search_largest(_vigil_step(urls, kinds, (model_path, fire_ref), imgsz, warmup_s, seconds, log,
+                                               side.person_model), max_cameras, start=first, log=log)
             entry = {"label": side.label, "model": Path(model_path).name,
-                     "fire_model": Path(fire_path).name if fire_path else None,
+                     "fire_model": Path(fire_path).name if fire_path else None, "person_model": side.person_model,
                      "models_run": {k: v and {"file": v["used_name"], "precision": v["precision"], "kernel": v["kernel"]}
                                     for k, v in runs.items()},
                      **found}
@@ -397,7 +405,8 @@ def human_lines(r: dict) -> list[str]:
         out.append(f"naive loop ({n['model']} at {n['detect_hz_needed']:g} Hz per camera): {n['cameras_held']} held; steps "
                    + ", ".join(f"{s['cameras']}{'+' if s['held'] else '-'}" for s in n["steps"]))
     for v in r["vigil"]:
-        out.append(f"vigil [{v['label']}] ({v['model']} + {v['fire_model']}): {v['cameras_held']} held"
+        person = f" + {v['person_model']}" if v.get("person_model") else ""
+        out.append(f"vigil [{v['label']}] ({v['model']} + {v['fire_model']}{person}): {v['cameras_held']} held"
                    f"{' (the bound)' if v['bound_reached'] else ''}; steps "
                    + ", ".join(f"{s['cameras']}{'+' if s['held'] else '-'}" for s in v["steps"])
                    + (f"; ratio to naive {v['ratio_to_naive']}" if v.get("ratio_to_naive") is not None else ""))

@@ -50,7 +50,8 @@ def bench_streams_cmd(
     still_share: float = typer.Option(0.0, "--still-share", min=0, max=1, help="Share of the cameras that play still "
                                       "footage with rare movement (a real frame held, 8 s of movement every 120 s)"),
     models: Optional[str] = typer.Option(None, "--models", help="--sweep: vigil once per model configuration, comma-separated "
-                                         "OBJECTS[+FIRE] (FIRE: a name, auto or none), e.g. old first, new last; the result "
+                                         "OBJECTS[+FIRE[+PERSON]] (FIRE: a name, auto or none; PERSON: the duty-room cameras' "
+                                         "detector.person_model), e.g. old first, new last; the result "
                                          "says whether the new one holds as many cameras"),
     naive: bool = typer.Option(True, "--naive/--no-naive", help="--sweep: also sweep the naive loop (the ratio needs it)"),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON line"),
@@ -90,6 +91,8 @@ def bench_streams_cmd(
             model_file(resolve_model(side.model), "--models" if models else "--model")
             if side.fire_model not in (None, "auto"):
                 model_file(resolve_model(side.fire_model, purpose="fire"), "--models" if models else "--fire-model")
+            if side.person_model:
+                model_file(resolve_model(side.person_model), "--models")
     with _usage_errors(FileNotFoundError):
         result = bench_sweep(max_cameras, seconds or 20, (w, h), fps, 10 if warmup is None else warmup, sides, imgsz,
                              still_share, start, naive, log=log)

@@ -131,17 +131,22 @@ def model_imgsz(ref: str | None, fallback: int) -> int:
     entry = catalogue().get(ref)
     if entry is not None:
         return entry.imgsz or fallback
-    path = Path(ref).expanduser()
-    if not path.exists() and (PROJECT_ROOT / path).exists():
-        path = PROJECT_ROOT / path
-    if path.suffix == ".onnx" and path.is_file():
+    try:
+        path = resolve_model(ref)
+    except ModelNotFound:
+        return fallback
+    if path.suffix == ".onnx":
         import onnx
 
         meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        sizes = re.findall(r"\d+", meta.get("imgsz", ""))
-        if sizes:
-            return int(sizes[0])
+        return metadata_imgsz(meta) or fallback
     return fallback
+
+
+def metadata_imgsz(meta: dict[str, str]) -> int | None:
+    """The input size in an ONNX file's metadata (`imgsz`, as ultralytics' export writes it: "[640, 640]")."""
+    sizes = re.findall(r"\d+", meta.get("imgsz", ""))
+    return int(sizes[0]) if sizes else None
 
 
 def resolve_fire_model(ref: str | None, imgsz: int | None = None) -> tuple[Path | None, int, str | None]:

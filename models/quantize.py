@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 
-from vigil.models.catalogue import sha256_file
+from vigil.models.catalogue import metadata_imgsz, sha256_file
 from vigil.models.datasets import negative_images, split_images
 from vigil.models.precision import WEIGHT_FORMATS
 
@@ -133,7 +133,7 @@ def quantize_int8(src: Path, dst: Path, calibration_dir: Path, images: int | Non
     source = onnx.load(str(src))
     meta = {p.key: p.value for p in source.metadata_props}
     if imgsz is None:
-        imgsz = int(re.findall(r"\d+", meta.get("imgsz", "320"))[0])
+        imgsz = metadata_imgsz(meta) or 320
     input_name = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).get_inputs()[0].name
     images = images or default_calibration_images(imgsz)
     check_calibration_memory(images, imgsz)

@@ -46,6 +46,15 @@ def build_set(pack: Path, name: str, work: Path = WORK) -> Path:
     return yaml
 
 
+def results_rows(path: Path) -> list[dict]:
+    """ultralytics' results.csv as rows (its column names are padded with spaces); [] before the first epoch."""
+    try:
+        with open(path, newline="") as f:
+            return [{k.strip(): v for k, v in r.items()} for r in csv.DictReader(f)]
+    except OSError:
+        return []
+
+
 def child(a: argparse.Namespace) -> None:
     import ultralytics.engine.trainer as trainer
     import yaml
@@ -54,12 +63,8 @@ def child(a: argparse.Namespace) -> None:
     trainer.check_amp = lambda model: True
 
     def read_results_csv(self):
-        try:
-            with open(self.csv, newline="") as f:
-                rows = list(csv.DictReader(f))
-        except OSError:
-            return {}
-        return {k.strip(): [r[k] for r in rows] for k in (rows[0] if rows else {})}
+        rows = results_rows(Path(self.csv))
+        return {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
 
     trainer.BaseTrainer.read_results_csv = read_results_csv
     YOLO(a.init).train(data=a.data, imgsz=a.imgsz, batch=a.batch, epochs=a.epochs, time=a.hours, device=a.device, fraction=a.fraction,
@@ -73,10 +78,7 @@ def record(a: argparse.Namespace, spec: dict, seconds: float, rc: int | None) ->
     import ultralytics
 
     run = WORK / "runs" / spec["name"]
-    rows = []
-    if (run / "results.csv").is_file():
-        with open(run / "results.csv", newline="") as f:
-            rows = [{k.strip(): v for k, v in r.items()} for r in csv.DictReader(f)]
+    rows = results_rows(run / "results.csv")
     last = run / "weights" / "last.pt"
     pack = json.loads((a.pack / "manifest.json").read_text())
     log = (WORK / f"{spec['name']}.log").read_text(errors="replace").splitlines()

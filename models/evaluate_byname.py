@@ -1,7 +1,8 @@
 """Evaluation by class name, with vigil's own detectors (`vision.detector.load_detector`: ONNX Runtime for .onnx).
 
-A data YAML's class names are matched to the model's by name (optionally after `aliases`, which rename the set's
-classes: `patient=person`; a YAML's own `vigil_aliases` apply first). Only classes both have are evaluated: the set's other classes are reported as not
+A data YAML's class names are matched to the model's by name, both in vigil's class vocabulary (vision/vocabulary.py:
+a COCO model's bicycle and motorcycle are `ebike`, and so are a set's), optionally after `aliases`, which rename the
+set's classes (`patient=person`; a YAML's own `vigil_aliases` apply first). Only classes both have are evaluated: the set's other classes are reported as not
 evaluated and their boxes ignored; the model's other classes are dropped from its predictions (never false
 positives), unless `classes` names them: a model class the set never labels is then evaluated with no label box
 (every report a false positive, every frame a frame without it: false alarms on fire-free sets). Per evaluated class:
@@ -29,6 +30,7 @@ import cv2
 import numpy as np
 
 from vigil.models.datasets import data_names, label_for, load_data_yaml, pick, split_image_files
+from vigil.vision.vocabulary import vigil_class_list, vigil_name
 
 AP_CONF = 0.001  # the lowest score kept for AP (as ultralytics val)
 IOU_MATCH = 0.5
@@ -69,6 +71,7 @@ def match_classes(data_names: dict[int, str], model_names: dict[int, str], class
     """Match a set's classes to a model's by name. `aliases` rename set classes (several may share one name, their
     boxes then count as one class); `classes` keeps only these (names after aliasing)."""
     aliases = dict(aliases or {})
+    classes = vigil_class_list(classes) if classes is not None else None
     unknown = sorted(set(aliases) - set(data_names.values()))
     if unknown:
         raise ValueError(f"--map: the set has no class {', '.join(map(repr, unknown))} "
@@ -76,7 +79,8 @@ def match_classes(data_names: dict[int, str], model_names: dict[int, str], class
     model_by_name: dict[str, list[int]] = {}
     for i, n in model_names.items():
         model_by_name.setdefault(n, []).append(i)
-    renamed = {i: aliases.get(n, n) for i, n in data_names.items()}
+    # a set's own names go through vigil's vocabulary too (a set labelling `motorcycle` is evaluated as `ebike`)
+    renamed = {i: aliases.get(n, vigil_name(n)) for i, n in data_names.items()}
     if classes is not None:
         missing = sorted(set(classes) - set(renamed.values()) - set(model_by_name))
         if missing:

@@ -96,7 +96,7 @@ def test_blocked_exit_from_event_to_closed_hazard_on_a_live_stream(tmp_path, gst
         assert h["recheck_status"] == "still_present", h["recheck_detail"]
         d = h["recheck_detail"]
         assert d["frames"] >= 4 and d["present_frames"] / d["frames"] >= 0.5
-        assert any(o["label"] == "motorcycle" for o in d["objects"]), d["objects"]
+        assert any(o["label"] == "ebike" for o in d["objects"]), d["objects"]
         picture = next(p for p in h["photos"] if p["kind"] == "recheck")
         img = cv2.imdecode(np.frombuffer(client.get(picture["url"], headers=heads["town"]).content, np.uint8),
                            cv2.IMREAD_COLOR)

@@ -104,7 +104,7 @@ def test_draw_save_move_and_a_refused_rule(browser, zones_live):
 
     # a person is never an obstacle: the API refuses it, the error shows at the classes field, nothing is stored
     rule.locator('[data-field="classes"] .el-select__wrapper').click()
-    _pick(page, "person")
+    _pick(page, "人员 (person)")  # class names in Chinese, the code beside
     page.keyboard.press("Escape")
     page.click("#ze-save")
     err = rule.locator('[data-field="classes"] .el-form-item__error')

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from vigil.vision.detections import Detections
+from vigil.vision.vocabulary import zh_name
 
 log = logging.getLogger("vigil.vision")
 
@@ -196,7 +197,7 @@ def annotate(image: np.ndarray, *, polygon_px: np.ndarray | None, rule: str, tit
         for (x0, y0, x1, y1), name, conf in zip(boxes.xyxy, boxes.class_names, boxes.confidence):
             p0, p1 = (int(x0), int(y0)), (int(x1), int(y1))
             cv2.rectangle(out, p0, p1, colour, 2, cv2.LINE_AA)
-            label = f"{name} {conf:.2f}"
+            label = f"{zh_name(name)} {conf:.2f}"  # 电动车 0.88: the staff who read it read Chinese
             top = p0[1] - label_h
             if top <= TITLE_H:  # the title strip would hide it: inside the box, under its top edge
                 top = max(p0[1], TITLE_H + 1)

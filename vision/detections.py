@@ -6,6 +6,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from vigil.vision.vocabulary import vigil_name
+
 
 @dataclass(frozen=True)
 class Detections:
@@ -51,7 +53,9 @@ class Detections:
         return [self.names.get(int(c), str(int(c))) for c in self.class_id]
 
     def of_classes(self, names: Iterable[str]) -> "Detections":
-        wanted = {i for i, n in self.names.items() if n in set(names)}
+        """The boxes of these classes, named in vigil's vocabulary or the detector's (`motorcycle` means `ebike`)."""
+        asked = {vigil_name(n) for n in names}
+        wanted = {i for i, n in self.names.items() if vigil_name(n) in asked}
         return self[np.isin(self.class_id, list(wanted))] if wanted else self[np.zeros(len(self), bool)]
 
     def above(self, min_confidence: float) -> "Detections":

@@ -15,6 +15,7 @@ import numpy as np
 
 from vigil.models.ultralytics_env import ensure_env, logs_to_stderr
 from vigil.vision.detections import Detections
+from vigil.vision.vocabulary import canonical_ids, vigil_names
 
 log = logging.getLogger("vigil.vision")
 
@@ -28,6 +29,8 @@ class Detector(Protocol):
 class UltralyticsDetector:
     """Thread-safe wrapper: one model shared by all camera processors, one inference at a time."""
 
+    iou = 0.7  # ultralytics' NMS default, also used across the classes that share a vigil name
+
     def __init__(self, model_path: str | Path, imgsz: int = 640, confidence: float = 0.25, device: str = "cpu"):
         ensure_env()
         from ultralytics import YOLO  # heavy import, deferred
@@ -39,11 +42,15 @@ class UltralyticsDetector:
         self.calls = 0  # inferences since load (warm-up excluded)
         self.total_ms = 0.0
         logs_to_stderr()  # stdout belongs to our own output (`vigil replay --json`)
+        self.names: dict[int, str] = {}
+        self._canonical = None
         with contextlib.redirect_stdout(sys.stderr):
             self._model = YOLO(str(self.path), task="detect")
             # warm-up also fills `names` for exported formats
             self.detect(np.zeros((imgsz, imgsz, 3), np.uint8))
-        self.names: dict[int, str] = dict(self._model.names)
+        # in vigil's vocabulary (vision/vocabulary.py): COCO's bicycle and motorcycle are both `ebike`
+        self.names = vigil_names(self._model.names)
+        self._canonical = canonical_ids(self.names)
         self.calls, self.total_ms = 0, 0.0
         log.info("detector %s loaded (%d classes, %.0f ms warm-up)", self.path.name, len(self.names), self.last_ms)
 
@@ -54,7 +61,22 @@ class UltralyticsDetector:
             self.last_ms = (time.perf_counter() - t) * 1000
             self.calls += 1
             self.total_ms += self.last_ms
-        return Detections.from_ultralytics(result)
+        dets = Detections.from_ultralytics(result)
+        if not self.names:  # the warm-up call, before the names are known
+            return dets
+        return merged_names(dets, self.names, self._canonical, self.iou)
+
+
+def merged_names(dets: Detections, names: dict[int, str], canonical: np.ndarray | None, iou: float) -> Detections:
+    """`dets` under vigil's `names`; where several classes share a name, their ids become one and NMS runs over
+    them as over one class (one e-bike scored both bicycle and motorcycle is one box)."""
+    if canonical is None or not len(dets):
+        return Detections(dets.xyxy, dets.confidence, dets.class_id, names)
+    from vigil.vision.onnx_detector import MAX_WH, nms
+
+    cls = canonical[dets.class_id]
+    keep = nms(dets.xyxy + (cls[:, None] * MAX_WH).astype(np.float32), dets.confidence, iou)
+    return Detections(dets.xyxy[keep], dets.confidence[keep], cls[keep].astype(np.int32), names)
 
 
 _cache: dict[tuple, Detector] = {}

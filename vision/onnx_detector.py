@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from vigil.vision.detections import Detections
+from vigil.vision.vocabulary import canonical_ids, vigil_names
 
 log = logging.getLogger("vigil.vision")
 
@@ -210,7 +211,10 @@ class OnnxDetector:
         self.reset_counters()
         warm = self.session.run(None, {self.input_name: self._blank(self.fixed_batch or 1)})[0]
         self.layout, nc = detect_layout(warm.shape, len(names) if names else None, meta.get("layout"))
-        self.names: dict[int, str] = names or {i: f"class{i}" for i in range(nc)}
+        # in vigil's vocabulary (vision/vocabulary.py): COCO's bicycle and motorcycle are both `ebike`, and NMS runs
+        # over the classes that share a name as over one
+        self.names: dict[int, str] = vigil_names(names or {i: f"class{i}" for i in range(nc)})
+        self._canonical = canonical_ids(self.names)
         self.nc = nc
         self.detect(np.zeros((*self.input_hw, 3), np.uint8))  # warm-up of the whole path
         self.reset_counters()
@@ -268,6 +272,8 @@ class OnnxDetector:
         if len(score) > MAX_NMS:
             top = np.argsort(-score, kind="stable")[:MAX_NMS]
             xywh, score, cls = xywh[top], score[top], cls[top]
+        if self._canonical is not None:
+            cls = self._canonical[cls]
         xyxy = np.empty((len(score), 4), np.float32)
         half = xywh[:, 2:4] / 2
         xyxy[:, :2] = xywh[:, :2] - half

@@ -11,6 +11,7 @@ from vigil.api.errors import error_responses
 from vigil.api.security import require
 from vigil.config import RULE_SITE_KINDS, RULE_TYPES, Camera, SiteKind
 from vigil.models.catalogue import COCO_CLASSES
+from vigil.vision.vocabulary import vigil_class_list
 
 router = APIRouter(tags=["inventory"])
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["inventory"])
 class InventorySchema(BaseModel):
     camera: dict = Field(description="JSON Schema (draft 2020-12) of a camera body: zones, rules, schedules; every "
                                      "field with its title, description, default and bounds.")
-    object_classes: list[str] = Field(description="Classes of the object detector (COCO) that rules may name.")
+    object_classes: list[str] = Field(description="Classes of the object detector that rules may name, in vigil's names: COCO's, with bicycle and motorcycle as one class, ebike.")
     fire_classes: list[str] = Field(description="Classes of the fire/smoke detector.")
     rule_types: dict[str, list[str]] = Field(description="Site kind -> the rule types a camera of that kind may hold.")
 
@@ -31,5 +32,5 @@ def rule_types_by_site_kind() -> dict[str, list[str]]:
 @router.get("/api/inventory/schema", response_model=InventorySchema, responses=error_responses(401, 403),
             summary="The camera schema with titles and descriptions, for forms")
 def inventory_schema(_: Principal = Depends(require("inventory.read"))) -> InventorySchema:
-    return InventorySchema(camera=Camera.model_json_schema(), object_classes=list(COCO_CLASSES),
+    return InventorySchema(camera=Camera.model_json_schema(), object_classes=vigil_class_list(COCO_CLASSES),
                            fire_classes=["fire", "smoke"], rule_types=rule_types_by_site_kind())

@@ -115,4 +115,12 @@ export default {
   "audit.filters": "Filters", "common.cancel": "Cancel", "common.ok": "OK", "common.refresh": "Refresh",
   "common.total": "{n} in all",
   "clip.recording": "recording clip…", "clip.failed": "clip failed", "clip.pruned": "clip pruned (retention)",
+  // class names (vigil's vocabulary, vision/vocabulary.py ZH_NAMES)
+  "cls.person": "person", "cls.ebike": "e-bike", "cls.fire": "fire", "cls.smoke": "smoke",
+  "cls.left object": "left object", "cls.chair": "chair", "cls.couch": "couch", "cls.bed": "bed",
+  "cls.dining table": "table", "cls.bench": "bench", "cls.suitcase": "suitcase", "cls.backpack": "backpack",
+  "cls.handbag": "handbag", "cls.potted plant": "potted plant", "cls.refrigerator": "refrigerator", "cls.tv": "TV",
+  "cls.oven": "oven", "cls.microwave": "microwave", "cls.toilet": "toilet", "cls.sink": "sink", "cls.car": "car",
+  "cls.umbrella": "umbrella", "cls.skateboard": "skateboard", "cls.surfboard": "surfboard",
+  "cls.sports ball": "sports ball", "cls.vase": "vase", "cls.laptop": "laptop",
 };

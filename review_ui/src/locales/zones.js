@@ -21,7 +21,7 @@ export const zh = {
   "fld.grace_s": "容错秒数", "fldd.grace_s": "条件中断短于此时长不重新计时（检测漏帧）。",
   "fld.dwell_s": "停留秒数", "fldd.dwell_s": "目标须持续停留此时长才产生事件。",
   "fld.clear_s": "解除秒数", "fldd.clear_s": "须持续清除此时长事件才结束。",
-  "fld.classes": "目标类别", "fldd.classes": "计入的检测类别（人员从不算作堵塞物）。",
+  "fld.classes": "目标类别", "fldd.classes": "计入的检测类别（人员从不算作堵塞物）；自行车与摩托车统称电动车（ebike）。",
   "fld.min_overlap": "最小重叠比例", "fldd.min_overlap": "目标框须有此比例位于区域内。",
   "fld.area_ratio": "占用面积比例", "fldd.area_ratio": "与类别无关的检查：区域被静止前景覆盖的比例达到此值即视为堵塞；关闭则不做此检查。",
   "fld.min_object_ratio": "遗留物最小尺寸", "fldd.min_object_ratio": "与类别无关的遗留物检查：区域内一个静止物体（静止前景的连通块，人员除外）停留达到停留秒数、面积不小于画面此比例即产生事件并标出其位置；0.003 约为 640×360 画面中 25×25 像素的包；关闭则不做此检查。",

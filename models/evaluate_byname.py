@@ -261,8 +261,9 @@ def _model_names_and_detector(model: Path, imgsz: int, threads: int | None):
 def evaluate_by_name(model: str | Path, data: Path, imgsz: int = 320, conf: float | dict[str, float] | None = None,
                      classes: list[str] | None = None, aliases: dict[str, str] | None = None,
                      frame_level: bool = False, images: int | None = None, seed: int = 0,
-                     threads: int | None = None, batch: int = 8, split: str = "val") -> dict:
-    """By-name evaluation of `model` (a file) on the `split` of a data YAML; see the module doc."""
+                     threads: int | None = None, batch: int = 8, split: str = "val", detector=None) -> dict:
+    """By-name evaluation of `model` (a file) on the `split` of a data YAML; see the module doc. `detector`: run
+    this one instead of loading `model` (several models as one: models/combined.py; `model` then only names it)."""
     data = Path(data).resolve()
     dnames = data_names(data)
     if not dnames:
@@ -273,7 +274,7 @@ def evaluate_by_name(model: str | Path, data: Path, imgsz: int = 320, conf: floa
     if not files:
         raise ValueError(f"{data}: the {split} split has no images")
     aliases = {**yaml_aliases(data), **(aliases or {})}
-    mnames, det = _model_names_and_detector(Path(model), imgsz, threads)
+    mnames, det = (dict(detector.names), detector) if detector is not None else _model_names_and_detector(Path(model), imgsz, threads)
     match = match_classes(dnames, mnames, classes, aliases)
     thresholds = {n: threshold_for(n, conf) for n in match.evaluated}
     frames: list[dict] = []
@@ -302,7 +303,7 @@ def evaluate_by_name(model: str | Path, data: Path, imgsz: int = 320, conf: floa
     from vigil.models.cpu import cpu_info
 
     out.update({"conf": thresholds, "iou": IOU_MATCH, "imgsz": getattr(det, "imgsz", imgsz), "model": str(model),
-                "format": Path(model).suffix.lstrip(".") or "dir", "images": len(files),
+                "format": "combined" if detector is not None else Path(model).suffix.lstrip(".") or "dir", "images": len(files),
                 "ms_per_image": round(statistics.median(ms), 2), "device": "cpu", "data": str(data),
                 "val": str(load_data_yaml(data).get(split)), "machine": cpu_info().label()})
     return out

@@ -51,6 +51,7 @@ def test_names_in_vigils_vocabulary():
     assert table[1] == 1 and table[3] == 1 and table[0] == 0 and table[56] == 56
     assert canonical_ids({0: "fire", 1: "smoke"}) is None  # nothing shares a name: nothing to merge
     assert vigil_class_list(["motorcycle", "chair", "bicycle", "ebike"]) == ["ebike", "chair"]
+    assert vigil_class_list(["handbag", "umbrella", "suitcase", "backpack"]) == ["bag", "umbrella"]
 
 
 def test_configuration_reads_bicycle_and_motorcycle_as_ebike():
@@ -60,6 +61,8 @@ def test_configuration_reads_bicycle_and_motorcycle_as_ebike():
     assert rule.classes == ["chair", "ebike"]
     assert "ebike" in BlockedExitRule(type="blocked_exit").classes
     assert not {"bicycle", "motorcycle"} & set(BlockedExitRule(type="blocked_exit").classes)
+    assert BlockedExitRule(type="blocked_exit").carried_classes == ["bag", "umbrella"]
+    assert BlockedExitRule(type="blocked_exit", carried_classes=["handbag", "suitcase"]).carried_classes == ["bag"]
     with pytest.raises(ValueError, match="'person' cannot be a blocking class"):
         BlockedExitRule(type="blocked_exit", classes=["person", "chair"])
 
@@ -102,7 +105,8 @@ def test_default_and_shared_coco_models_report_the_motorcycle_as_ebike(model):
         ensure_built(catalogue()[model].path)
     det = load_detector(resolve_model(model), imgsz=model_imgsz(model, 640), confidence=0.25)
     names = set(det.names.values())
-    assert {"person", "ebike", "chair", "suitcase"} <= names and not {"bicycle", "motorcycle"} & names
+    assert {"person", "ebike", "chair", "bag"} <= names
+    assert not {"bicycle", "motorcycle", "backpack", "handbag", "suitcase"} & names
     image, truth = motorcycle_photo()
     found = det.detect(image).of_classes(["ebike"]).above(0.35)
     assert len(found) >= 1, det.detect(image).to_list()

@@ -346,7 +346,7 @@ def models_train(
 
 @models_app.command("eval")
 def models_eval(
-    model: str = typer.Option(..., "--model", help="Catalogue name or path (.pt, .onnx, ...)"),
+    model: str = typer.Option(..., "--model", help="Catalogue name or path (.pt, .onnx, ...); A+B: several models as one (each at its own input size, a class name owned by the first model that has it); defaults: the objects and fire/smoke defaults together"),
     data: Optional[Path] = typer.Option(None, "--data", help="Data YAML (default: generated for ../shared/data/fire_smoke_indoor)"),
     imgsz: Optional[int] = typer.Option(None, "--imgsz", min=32, help="Input size (default: the model's own, from the catalogue or the ONNX metadata; else 320)"),
     images: Optional[int] = typer.Option(None, "--images", min=1, help="Score a seeded subset of this many val images"),
@@ -382,6 +382,9 @@ def models_eval(
             _fail(f"--map {a!r} is not SET_CLASS=NAME")
         renames[k.strip()] = v.strip()
     wanted = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    if model.strip() == "defaults" or ("+" in model and not Path(model).exists()):
+        _eval_combined(model, data, imgsz, images, threads, bootstrap, frame_level, conf, wanted, renames, as_json)
+        return
     with _usage_errors(ModelNotFound, DatasetMissing, BadInput, ValueError):
         path = model_file(resolve_model(model, purpose="fire"), "--model")
         imgsz = imgsz or model_imgsz(model, 320)
@@ -403,6 +406,37 @@ def models_eval(
             if not data:
                 result["data"] = "generated: shared fire_smoke_indoor"
     _emit(result, by_name_lines if named else human_lines, as_json)
+
+
+def _eval_combined(spec: str, data: Optional[Path], imgsz: Optional[int], images: Optional[int], threads: Optional[int],
+                   bootstrap: int, frame_level: bool, conf: Optional[float], wanted: Optional[list[str]],
+                   renames: dict[str, str], as_json: bool) -> None:
+    """`vigil models eval --model A+B` / `--model defaults`: several models as one, classes matched by name."""
+    import tempfile
+
+    from vigil.models.catalogue import ModelNotFound
+    from vigil.models.combined import CombinedDetector, parse_parts
+    from vigil.models.datasets import DatasetMissing, write_fire_smoke_yaml
+    from vigil.models.evaluate_byname import AP_CONF, evaluate_by_name, human_lines as by_name_lines
+
+    if imgsz is not None:
+        _fail(f"--imgsz: each model of --model {spec} runs at its own input size (the catalogue's or its ONNX metadata's)")
+    if bootstrap:
+        _fail("--bootstrap needs one model and a set with the same classes and ids (no by-name matching)")
+    with _usage_errors(ModelNotFound, DatasetMissing, BadInput, ValueError):
+        parts = parse_parts(spec)
+        for part in parts:
+            model_file(part.path, "--model")
+        det = CombinedDetector(parts, confidence=AP_CONF, threads=threads)
+        label = f"{spec} ({' + '.join(p.ref for p in parts)})" if spec.strip() == "defaults" else spec
+        with tempfile.TemporaryDirectory(prefix="vigil-data-") as tmp:
+            yaml_path = data.resolve() if data else write_fire_smoke_yaml(Path(tmp))
+            result = evaluate_by_name(label, yaml_path, conf=conf, classes=wanted, aliases=renames,
+                                      frame_level=frame_level, images=images, threads=threads, detector=det)
+        result["class_owner"] = {n: det.owners[n] for n in result["evaluated"] if n in det.owners}
+        if not data:
+            result["data"] = "generated: shared fire_smoke_indoor"
+    _emit(result, by_name_lines, as_json)
 
 
 @models_app.command("splits")

@@ -24,14 +24,13 @@ SiteKind = Literal["gate", "control_room", "corridor", "exit", "stairwell", "lob
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-# COCO classes that can block a passage (people are never "blocking objects").
+# Classes that can block a passage (people are never "blocking objects"), in vigil's vocabulary
+# (vision/vocabulary.py): COCO's, with bicycle and motorcycle as one class, `ebike`, and backpack, handbag and suitcase
+# as one, `bag`; a configuration naming the COCO classes is read so.
 BLOCKING_CLASSES: tuple[str, ...] = (
-    "chair", "couch", "bed", "dining table", "bench", "ebike", "suitcase", "backpack",
-    "handbag", "potted plant", "refrigerator", "tv", "oven", "microwave", "toilet", "sink", "car",
-    "umbrella", "skateboard", "surfboard", "sports ball", "vase", "laptop",
+    "chair", "couch", "bed", "dining table", "bench", "ebike", "bag", "potted plant", "refrigerator", "tv", "oven",
+    "microwave", "toilet", "sink", "car", "umbrella", "skateboard", "surfboard", "sports ball", "vase", "laptop",
 )
-# vigil's vocabulary (vision/vocabulary.py): COCO's bicycle and motorcycle are one class, `ebike`; a configuration
-# naming them is read as naming ebike
 EBIKE_CLASSES: tuple[str, ...] = ("ebike",)
 PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell"})
 INDOOR_PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell", "lobby"})
@@ -140,17 +139,22 @@ class BlockedExitRule(RuleBase):
     type: Literal["blocked_exit"] = F(title="Rule type", description="Blocked evacuation route / exit.")
     dwell_s: float = F(30.0, title="Dwell seconds", description="The exit must stay blocked this long before an event is raised.", ge=0)
     clear_s: float = F(5.0, title="Clear seconds", description="The exit must stay clear this long before the event ends.", ge=0)
-    classes: list[str] = F(list(BLOCKING_CLASSES), title="Blocking classes", description="Detector classes counted as obstacles (people never count), in vigil's class names: COCO's, except that bicycle and motorcycle are one class, ebike (those two names are read as ebike).", min_length=1)
+    classes: list[str] = F(list(BLOCKING_CLASSES), title="Blocking classes", description="Detector classes counted as obstacles (people never count), in vigil's class names: COCO's, except that bicycle and motorcycle are one class, ebike, and backpack, handbag and suitcase one class, bag (the COCO names are read so).", min_length=1)
     min_overlap: float = F(0.3, title="Minimum overlap", description="Share of an object's box that must lie inside the zone.", gt=0, le=1)
     area_ratio: float | None = F(0.4, title="Area ratio", description="Class-agnostic check: share of the zone covered by stationary foreground that counts as blocked; null switches the check off.", gt=0, le=1)
     min_object_ratio: float | None = F(0.003, title="Minimum left object", description="Left-object check (class-agnostic): one stationary object in the zone (a connected patch of foreground that has stood still for dwell_s, people excluded) at least this share of the frame's area raises the event with its box: 0.003 is a 25 x 25 px bag in a 640 x 360 frame. null switches the check off.", gt=0, le=1)
-    carried_classes: list[str] = F(["handbag", "backpack", "suitcase", "umbrella"], title="Carried classes", description="Objects ignored while their centre lies inside a person's box (being carried).")
+    carried_classes: list[str] = F(["bag", "umbrella"], title="Carried classes", description="Objects ignored while their centre lies inside a person's box (being carried); vigil's class names (bag: COCO's backpack, handbag and suitcase, those names read as bag).")
 
     @field_validator("classes")
     @classmethod
     def _no_person(cls, v: list[str]) -> list[str]:
         if "person" in v:
             raise ValueError("'person' cannot be a blocking class")
+        return vigil_class_list(v)
+
+    @field_validator("carried_classes")
+    @classmethod
+    def _carried_vocabulary(cls, v: list[str]) -> list[str]:
         return vigil_class_list(v)
 
 

@@ -2,13 +2,15 @@
 
 Detectors keep their own names except where vigil's differ: COCO's `bicycle` and `motorcycle` are one class,
 `ebike` (电动车: e-bikes, e-scooters, motorcycles and bicycles; from a ceiling or high-corner camera a COCO model
-tells them apart no better than by chance, and the rule that matters, ebike_indoor, wants them all). A model
-trained with vigil's own `ebike` class needs no renaming. Where several of a model's classes share one vigil name,
+tells them apart no better than by chance, and the rule that matters, ebike_indoor, wants them all); COCO's
+`backpack`, `handbag` and `suitcase` are one class, `bag` (包/行李: what blocked_exit counts as an obstacle or
+ignores while carried, and what CCTV sets such as cctv_intelligence label). A model trained with vigil's own names
+needs no renaming. Where several of a model's classes share one vigil name,
 their boxes of one object (an e-bike scored both bicycle and motorcycle) are reduced to the best one, as the
 detector's own NMS would within one class.
 
 Names given in configurations and on the command line go through the same vocabulary, so a configuration written
-with `motorcycle` or `bicycle` keeps working and means `ebike`."""
+with `motorcycle` or `bicycle` keeps working and means `ebike` (`handbag` means `bag`)."""
 from __future__ import annotations
 
 from typing import Iterable, Mapping
@@ -16,7 +18,8 @@ from typing import Iterable, Mapping
 import numpy as np
 
 ALIASES: dict[str, str] = {"bicycle": "ebike", "motorcycle": "ebike", "e-bike": "ebike", "e_bike": "ebike",
-                           "escooter": "ebike", "e-scooter": "ebike"}
+                           "escooter": "ebike", "e-scooter": "ebike",
+                           "backpack": "bag", "handbag": "bag", "suitcase": "bag", "luggage": "bag"}
 
 
 def vigil_name(name: str) -> str:
@@ -59,8 +62,8 @@ def canonical_ids(names: Mapping[int, str]) -> np.ndarray | None:
 # listed keeps its own name. The web app holds the same names in its locales (cls.*), in both languages.
 ZH_NAMES: dict[str, str] = {
     "person": "人员", "ebike": "电动车", "fire": "明火", "smoke": "烟雾", "left object": "遗留物品",
-    "chair": "椅子", "couch": "沙发", "bed": "床", "dining table": "桌子", "bench": "长椅", "suitcase": "行李箱",
-    "backpack": "背包", "handbag": "手提包", "potted plant": "盆栽", "refrigerator": "冰箱", "tv": "电视",
+    "chair": "椅子", "couch": "沙发", "bed": "床", "dining table": "桌子", "bench": "长椅", "bag": "包/行李",
+    "potted plant": "盆栽", "refrigerator": "冰箱", "tv": "电视",
     "oven": "烤箱", "microwave": "微波炉", "toilet": "马桶", "sink": "水槽", "car": "汽车", "umbrella": "雨伞",
     "skateboard": "滑板", "surfboard": "冲浪板", "sports ball": "球", "vase": "花瓶", "laptop": "笔记本电脑",
 }

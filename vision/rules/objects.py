@@ -11,6 +11,7 @@ from vigil.config import BlockedExitRule, EbikeIndoorRule
 from vigil.vision.detections import Detections
 from vigil.vision.rules.base import FrameContext, Observation, ZoneRule
 from vigil.vision.tracking import StationaryObjects
+from vigil.vision.vocabulary import vigil_name
 
 
 def _inside_any(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -79,7 +80,8 @@ class BlockedExit(_StandingObjects):
 
     def candidates(self, ctx: FrameContext) -> Detections:
         objs = super().candidates(ctx)
-        carried = np.isin(objs.class_names, self.params.carried_classes) if len(objs) else np.zeros(0, bool)
+        carried = (np.isin([vigil_name(n) for n in objs.class_names], self.params.carried_classes) if len(objs)
+                   else np.zeros(0, bool))
         if carried.any() and len(ctx.persons):
             centres = np.stack([(objs.xyxy[:, 0] + objs.xyxy[:, 2]) / 2, (objs.xyxy[:, 1] + objs.xyxy[:, 3]) / 2], 1)
             objs = objs[~(carried & _inside_any(centres, ctx.persons.xyxy))]

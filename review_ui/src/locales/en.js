@@ -118,8 +118,8 @@ export default {
   // class names (vigil's vocabulary, vision/vocabulary.py ZH_NAMES)
   "cls.person": "person", "cls.ebike": "e-bike", "cls.fire": "fire", "cls.smoke": "smoke",
   "cls.left object": "left object", "cls.chair": "chair", "cls.couch": "couch", "cls.bed": "bed",
-  "cls.dining table": "table", "cls.bench": "bench", "cls.suitcase": "suitcase", "cls.backpack": "backpack",
-  "cls.handbag": "handbag", "cls.potted plant": "potted plant", "cls.refrigerator": "refrigerator", "cls.tv": "TV",
+  "cls.dining table": "table", "cls.bag": "bag", "cls.bench": "bench",
+  "cls.potted plant": "potted plant", "cls.refrigerator": "refrigerator", "cls.tv": "TV",
   "cls.oven": "oven", "cls.microwave": "microwave", "cls.toilet": "toilet", "cls.sink": "sink", "cls.car": "car",
   "cls.umbrella": "umbrella", "cls.skateboard": "skateboard", "cls.surfboard": "surfboard",
   "cls.sports ball": "sports ball", "cls.vase": "vase", "cls.laptop": "laptop",

@@ -106,8 +106,8 @@ export default {
   "clip.recording": "录像中…", "clip.failed": "录像失败", "clip.pruned": "录像已过期清理",
   // class names (vigil's vocabulary, vision/vocabulary.py ZH_NAMES)
   "cls.person": "人员", "cls.ebike": "电动车", "cls.fire": "明火", "cls.smoke": "烟雾", "cls.left object": "遗留物品",
-  "cls.chair": "椅子", "cls.couch": "沙发", "cls.bed": "床", "cls.dining table": "桌子", "cls.bench": "长椅",
-  "cls.suitcase": "行李箱", "cls.backpack": "背包", "cls.handbag": "手提包", "cls.potted plant": "盆栽",
+  "cls.chair": "椅子", "cls.couch": "沙发", "cls.bed": "床", "cls.dining table": "桌子", "cls.bag": "包/行李", "cls.bench": "长椅",
+  "cls.potted plant": "盆栽",
   "cls.refrigerator": "冰箱", "cls.tv": "电视", "cls.oven": "烤箱", "cls.microwave": "微波炉", "cls.toilet": "马桶",
   "cls.sink": "水槽", "cls.car": "汽车", "cls.umbrella": "雨伞", "cls.skateboard": "滑板", "cls.surfboard": "冲浪板",
   "cls.sports ball": "球", "cls.vase": "花瓶", "cls.laptop": "笔记本电脑",

@@ -8,6 +8,9 @@ without a box stay in as background (what the model must not report).
 - `fire-smoke-cctv`: the indoor fire/smoke photos the shipped fire model learnt from, plus cctv_intelligence's
   surveillance frames (its `fire` and `smoke`; its 1,000-odd train frames without fire or smoke, most with people
   and street scenes, as background), for fire and smoke on surveillance footage.
+- `bag`: cctv_intelligence's bags (bags and parcels put down or carried in corridors and streets; its other train
+  frames as background), the obstacle blocked_exit's left-object check is about, which the COCO model does not find
+  in CCTV (0 of 126 val frames).
 
 `write_set(name)` writes `<out>/{train,val}/{images,labels}/`, `<out>/data.yaml` and `<out>/manifest.json`. Val is
 the union of the sources' val sides (by site, by room, the photos' own valid folder), so no val scene is trained on.
@@ -37,6 +40,7 @@ SETS: dict[str, tuple[tuple[str, ...], dict[str, dict[str, str]]]] = {
                              "care_ward": {"person": "person", "patient": "person"}}),
     "fire-smoke-cctv": (("fire", "smoke"), {"fire_smoke_indoor": {"fire": "fire", "smoke": "smoke"},
                                             "cctv_intelligence": {"fire": "fire", "smoke": "smoke"}}),
+    "bag": (("bag",), {"cctv_intelligence": {"bag": "bag"}}),
 }
 # the classes that box a person in each source, whatever the set keeps: painted out for `painted` negatives
 PEOPLE = {"care_ward": ("fall", "lie", "move", "patient", "person", "sit", "stand"),

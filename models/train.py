@@ -32,7 +32,7 @@ from vigil.models.ultralytics_env import cpu_threads, logs_to_stderr
 
 DEFAULT_OUT = PROJECT_ROOT / ".vigil-data" / "train"
 INITS = ("coco", "coco-v8", "scratch")
-TASKS = ("fire-smoke", "person")
+TASKS = ("fire-smoke", "person", "bag")
 
 
 @dataclass
@@ -55,15 +55,17 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)  # further ultralytics train arguments (augmentation, lr, ...)
     oversample: dict = field(default_factory=dict)  # class name -> times an image holding it is repeated per epoch
     negatives: str | None = None  # background images added to train: 'care-ward' (its negatives half) or a folder
-    task: str = "fire-smoke"  # what is trained (run name and record): fire-smoke or person
+    task: str = "fire-smoke"  # what is trained (run name and record): fire-smoke, person or bag
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
         if self.init not in INITS and not (self.init.endswith(".pt") and Path(self.init).is_file()):
             raise ValueError(f"init must be one of {INITS} or an existing .pt checkpoint, not {self.init!r}")
-        if self.data and (self.train_images or self.val_images or self.negatives):
-            raise ValueError("train_images/val_images/negatives apply to the generated fire/smoke data, not --data")
+        if self.data and (self.train_images or self.val_images or self.negatives or self.oversample):
+            raise ValueError("--train-images, --val-images, --negatives and --oversample apply to the generated "
+                             "fire/smoke data, not to --data or a class set (a class set repeats a source with "
+                             "`vigil models class-set NAME --repeat SOURCE=N`)")
         if self.negatives:
             negative_images(self.negatives)  # a bad spec or an empty folder: ValueError before the run starts
 

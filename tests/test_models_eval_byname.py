@@ -287,8 +287,14 @@ def test_class_sets_map_classes_by_name_and_link_the_images(tmp_path):
                  for ln in f.read_text().splitlines()]
     assert val_lines.count("1") == lines_of("cctv_intelligence", "val", ("4",))  # smoke -> 1
     assert set(val_lines) == {"0", "1"}
+    bag = write_set("bag", tmp_path / "bag", tmp_path / "splits")["sources"]  # cctv's bag (id 0) as 0
+    assert bag["cctv_intelligence/val"]["boxes"] == lines_of("cctv_intelligence", "val", ("0",)) == 126
+    assert bag["cctv_intelligence/train"]["boxes"] == lines_of("cctv_intelligence", "train", ("0",))
     proc = run_vigil("models", "train", "person", "--data", str(tmp_path / "nowhere.yaml"))
     assert proc.returncode == 2 and "nowhere.yaml" in proc.stderr
+    # options that only shape the generated fire/smoke set are refused with a class set, not silently ignored
+    proc = run_vigil("models", "train", "bag", "--data", str(tmp_path / "bag" / "data.yaml"), "--oversample", "bag=3")
+    assert proc.returncode == 2 and "--oversample apply to the generated fire/smoke data" in proc.stderr, proc.stderr
     proc = run_vigil("models", "class-set", "cats")
     assert proc.returncode == 2 and "unknown set 'cats'" in proc.stderr
     proc = run_vigil("models", "class-set", "person", "--repeat", "care_ward=x")

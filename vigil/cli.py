@@ -285,7 +285,7 @@ def models_quantize(
 
 @models_app.command("train")
 def models_train(
-    task: str = typer.Argument(..., help="What to train: fire-smoke, or person (people in CCTV; `vigil models class-set person` first)"),
+    task: str = typer.Argument(..., help="What to train: fire-smoke, person (people in CCTV; `vigil models class-set person` first) or bag (bags in CCTV; `vigil models class-set bag` first)"),
     data: Optional[Path] = typer.Option(None, "--data", help="Data YAML (default: generated for ../shared/data/fire_smoke_indoor)"),
     epochs: int = typer.Option(100, "--epochs", min=1),
     imgsz: int = typer.Option(320, "--imgsz", min=32),
@@ -311,11 +311,11 @@ def models_train(
 
     if task not in TASKS:
         _fail(f"unknown training task {task!r} (known: {', '.join(TASKS)})")
-    if task == "person":
+    if task in ("person", "bag"):
         from vigil.models.class_sets import OUT_ROOT
-        data = data or OUT_ROOT / "person" / "data.yaml"
+        data = data or OUT_ROOT / task / "data.yaml"
         if not data.is_file():
-            _fail(f"{data}: no person training set; run `vigil models class-set person` first")
+            _fail(f"{data}: no {task} training set; run `vigil models class-set {task}` first")
     if data:
         _check(yaml_mapping, data, "--data", keys=("train", "val"))
     if init not in ("coco", "coco-v8", "scratch"):
@@ -468,7 +468,7 @@ def models_splits(
 
 @models_app.command("class-set")
 def models_class_set(
-    name: str = typer.Argument(..., help="person, or fire-smoke-cctv"),
+    name: str = typer.Argument(..., help="person, fire-smoke-cctv or bag"),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder to write (default: .vigil-data/datasets/NAME)"),
     repeat: list[str] = typer.Option([], "--repeat", help="SOURCE=N: link each train image of SOURCE N times (e.g. care_ward=3)"),
     painted: list[str] = typer.Option([], "--painted", help="SOURCE: add its train frames with every person painted out, unlabelled, as hard negatives (e.g. care_ward)"),

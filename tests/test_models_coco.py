@@ -120,3 +120,9 @@ def test_catalogue_entry_is_generated_and_verified_by_its_source():
     assert (q.location, q.default_for, q.imgsz) == ("generated", (), 320)
     assert q.path == PROJECT_ROOT / ".vigil-data" / "models" / "yolov5n_coco_320_int8.onnx"
     assert q.verified_path == shared_path(*SOURCE) and q.verify()
+    # every default has its model card, and every card named exists
+    for name in ("objects", "fire"):
+        from vigil.models.catalogue import default_model
+        assert default_model(name).card, name
+    for entry in catalogue().values():
+        assert entry.card is None or (PROJECT_ROOT / entry.card).is_file(), entry.card

@@ -154,3 +154,33 @@ def test_two_or_more_people_counts_single_frames_at_the_threshold():
               "b": [WardFrame("f3", 1, two, None, dets())]}
     assert seen_as_two(groups, 0.5) == {"frames": 2, "seen_as_2_or_more": 1, "share": 0.5}
     assert seen_as_two(groups, 0.2) == {"frames": 2, "seen_as_2_or_more": 2, "share": 1.0}
+
+
+def test_one_resident_boxed_twice_counts_once_two_residents_count_twice():
+    """The staffing bench's label reading (real care_ward labels): a `patient` box on the head and shoulders inside
+    the `lie` box on the body is one person (cam_6: one resident in bed); two residents side by side in the day room
+    stay two; a frame of one `patient` box is one."""
+    from vigil.vision.bench_rules import labelled_people
+
+    labels = shared_path("data", "care_ward", "valid", "labels")
+
+    def count(prefix: str) -> int:
+        (label,) = sorted(labels.glob(f"{prefix}*.txt"))[:1]
+        return len(labelled_people(label, 640, 640))
+
+    assert count("cam_6_202309220645-avi_100006_") == 1  # patient inside lie: one resident
+    assert count("cam_12_202309200946-avi_100002_") == 2  # two residents at the far end of the day room
+    # over the whole set, the new merge joins exactly the 19 role-inside-posture pairs (patient in lie 11, in sit 8)
+    # beyond what the IoU >= 0.5 merge alone leaves
+    from vigil.models.class_sets import label_boxes
+    from vigil.vision.bench_rules import _iou, care_ward_people
+
+    joined = 0
+    for label in labels.glob("*.txt"):
+        rows = [ln.split() for ln in label.read_text(encoding="utf-8").splitlines() if ln.split()]
+        by_iou: list[list[float]] = []
+        for box in sorted(label_boxes(rows, set(care_ward_people()), 640, 640), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+            if all(_iou(box, k) < 0.5 for k in by_iou):
+                by_iou.append(box)
+        joined += len(by_iou) - len(labelled_people(label, 640, 640))
+    assert joined == 19

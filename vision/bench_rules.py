@@ -7,7 +7,8 @@ project's default objects model (the catalogue's `objects` default, run at 320 p
 `data/care_ward/valid`. A recording is a camera or numbered room (`models.datasets.source_group`, split further
 by recording date for `cam_*`); its frames are played in frame-number order, each held `--hold` detection
 frames at 1 Hz, and a sequence is looped to at least 30 s. Labels: the people are the boxes of the classes
-patient, person, fall, lie, move, sit and stand, duplicates (IoU >= 0.5) merged.
+patient, person, fall, lie, move, sit and stand, duplicates (IoU >= 0.5, or a patient/person box inside a posture box)
+merged.
 
 * staffed: the frames with at least `min_persons` labelled people, unmodified;
 * one on duty (`min_persons` 2 only): the same frames with every labelled person but the largest painted out
@@ -122,15 +123,36 @@ def care_ward_people() -> frozenset[int]:
     return frozenset(i for i, n in names.items() if n in PEOPLE["care_ward"])
 
 
+ROLES = ("patient", "person")  # care_ward's who-classes; the others (lie, sit, stand, fall, move) are postures
+INSIDE = 0.8  # a role box this much inside a posture box is the same person boxed twice
+
+
+@lru_cache(maxsize=1)
+def care_ward_roles() -> frozenset[int]:
+    names = data_names(shared_dir().joinpath(*CARE_WARD).parent / "data.yaml")
+    return frozenset(i for i, n in names.items() if n in ROLES)
+
+
+def _inside(small, big) -> float:
+    iw = max(0.0, min(small[2], big[2]) - max(small[0], big[0]))
+    ih = max(0.0, min(small[3], big[3]) - max(small[1], big[1]))
+    return iw * ih / ((small[2] - small[0]) * (small[3] - small[1]) + 1e-9)
+
+
 def labelled_people(label: Path, w: int, h: int) -> list[list[float]]:
-    """The labelled people of a care-ward frame (pixel xyxy), largest first, duplicates merged."""
-    rows = label_boxes([line.split() for line in label.read_text(encoding="utf-8").splitlines()],
-                       care_ward_people(), w, h)
-    keep: list[list[float]] = []
-    for b in sorted(rows, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
-        if all(_iou(b, k) < 0.5 for k in keep):
-            keep.append(b)
-    return keep
+    """The labelled people of a care-ward frame (pixel xyxy), largest first, duplicates merged: boxes overlapping at
+    IoU >= 0.5, and a role box (patient, person) and a posture box (lie, sit, ...) one of which lies >= 80 % inside
+    the other, which the set uses for one person boxed twice (a resident in bed: `patient` on the head and shoulders, `lie` on the body;
+    19 such pairs in the 402 frames)."""
+    lines = [line.split() for line in label.read_text(encoding="utf-8").splitlines()]
+    people, roles = care_ward_people(), care_ward_roles()
+    boxes = [(b, int(float(r[0])) in roles) for r in lines for b in label_boxes([r], people, w, h)]
+    keep: list[tuple[list[float], bool]] = []
+    for b, role in sorted(boxes, key=lambda x: -(x[0][2] - x[0][0]) * (x[0][3] - x[0][1])):
+        same = any(_iou(b, k) >= 0.5 or (role != k_role and _inside(b, k) >= INSIDE) for k, k_role in keep)
+        if not same:
+            keep.append((b, role))
+    return [b for b, _ in keep]
 
 
 def recording(name: str) -> tuple[str, int]:

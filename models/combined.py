@@ -76,9 +76,9 @@ class CombinedDetector:
         return dets.xyxy[keep], dets.confidence[keep], cls
 
     def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
-        per_model = []
-        for det in self.detectors:
-            per_model.append(det.detect_batch(images) if hasattr(det, "detect_batch") else [det.detect(im) for im in images])
+        from vigil.scheduler import detect_many
+
+        per_model = [detect_many(det, images) for det in self.detectors]
         out = []
         for i in range(len(images)):
             parts = [self._one(k, per_model[k][i]) for k in range(len(self.detectors))]

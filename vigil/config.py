@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import SecretStr, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, SecretStr, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from vigil.outbox.config import NotificationsConfig, SpoolConfig  # notifications and the event spool (issue #15)
 from vigil.ledger.config import HazardsConfig  # the hazard ledger (issue #16)
@@ -32,6 +32,8 @@ BLOCKING_CLASSES: tuple[str, ...] = (
     "microwave", "toilet", "sink", "car", "umbrella", "skateboard", "surfboard", "sports ball", "vase", "laptop",
 )
 EBIKE_CLASSES: tuple[str, ...] = ("ebike",)
+# a list of class names, read through vigil's vocabulary (`motorcycle` -> `ebike`, `handbag` -> `bag`, each once)
+ClassNames = Annotated[list[str], AfterValidator(vigil_class_list)]
 PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell"})
 INDOOR_PASSAGE_KINDS: frozenset[str] = frozenset({"exit", "corridor", "stairwell", "lobby"})
 STAFFED_KINDS: frozenset[str] = frozenset({"control_room", "gate"})
@@ -139,23 +141,18 @@ class BlockedExitRule(RuleBase):
     type: Literal["blocked_exit"] = F(title="Rule type", description="Blocked evacuation route / exit.")
     dwell_s: float = F(30.0, title="Dwell seconds", description="The exit must stay blocked this long before an event is raised.", ge=0)
     clear_s: float = F(5.0, title="Clear seconds", description="The exit must stay clear this long before the event ends.", ge=0)
-    classes: list[str] = F(list(BLOCKING_CLASSES), title="Blocking classes", description="Detector classes counted as obstacles (people never count), in vigil's class names: COCO's, except that bicycle and motorcycle are one class, ebike, and backpack, handbag and suitcase one class, bag (the COCO names are read so).", min_length=1)
+    classes: ClassNames = F(list(BLOCKING_CLASSES), title="Blocking classes", description="Detector classes counted as obstacles (people never count), in vigil's class names: COCO's, except that bicycle and motorcycle are one class, ebike, and backpack, handbag and suitcase one class, bag (the COCO names are read so).", min_length=1)
     min_overlap: float = F(0.3, title="Minimum overlap", description="Share of an object's box that must lie inside the zone.", gt=0, le=1)
     area_ratio: float | None = F(0.4, title="Area ratio", description="Class-agnostic check: share of the zone covered by stationary foreground that counts as blocked; null switches the check off.", gt=0, le=1)
     min_object_ratio: float | None = F(0.003, title="Minimum left object", description="Left-object check (class-agnostic): one stationary object in the zone (a connected patch of foreground that has stood still for dwell_s, people excluded) at least this share of the frame's area raises the event with its box: 0.003 is a 25 x 25 px bag in a 640 x 360 frame. null switches the check off.", gt=0, le=1)
-    carried_classes: list[str] = F(["bag", "umbrella"], title="Carried classes", description="Objects ignored while their centre lies inside a person's box (being carried); vigil's class names (bag: COCO's backpack, handbag and suitcase, those names read as bag).")
+    carried_classes: ClassNames = F(["bag", "umbrella"], title="Carried classes", description="Objects ignored while their centre lies inside a person's box (being carried); vigil's class names (bag: COCO's backpack, handbag and suitcase, those names read as bag).")
 
     @field_validator("classes")
     @classmethod
     def _no_person(cls, v: list[str]) -> list[str]:
         if "person" in v:
             raise ValueError("'person' cannot be a blocking class")
-        return vigil_class_list(v)
-
-    @field_validator("carried_classes")
-    @classmethod
-    def _carried_vocabulary(cls, v: list[str]) -> list[str]:
-        return vigil_class_list(v)
+        return v
 
 
 class UnattendedRoomRule(RuleBase):
@@ -171,12 +168,7 @@ class EbikeIndoorRule(RuleBase):
     type: Literal["ebike_indoor"] = F(title="Rule type", description="E-bike / bicycle / motorcycle parked indoors.")
     dwell_s: float = F(60.0, title="Dwell seconds", description="The vehicle must stay this long before an event is raised.", ge=0)
     clear_s: float = F(5.0, title="Clear seconds", description="The zone must stay free of vehicles this long before the event ends.", ge=0)
-    classes: list[str] = F(list(EBIKE_CLASSES), title="Vehicle classes", description="Detector classes counted as e-bikes, in vigil's class names (ebike: COCO's bicycle and motorcycle; those two names are read as ebike).", min_length=1)
-
-    @field_validator("classes")
-    @classmethod
-    def _vocabulary(cls, v: list[str]) -> list[str]:
-        return vigil_class_list(v)
+    classes: ClassNames = F(list(EBIKE_CLASSES), title="Vehicle classes", description="Detector classes counted as e-bikes, in vigil's class names (ebike: COCO's bicycle and motorcycle; those two names are read as ebike).", min_length=1)
     min_overlap: float = F(0.3, title="Minimum overlap", description="Share of the vehicle's box that must lie inside the zone.", gt=0, le=1)
 
 

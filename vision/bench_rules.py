@@ -116,21 +116,20 @@ def _iou(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
 
 
-@lru_cache(maxsize=1)
-def care_ward_people() -> frozenset[int]:
-    """The care-ward class ids that box a person (class_sets.PEOPLE: patient, person and the posture classes)."""
-    names = data_names(shared_dir().joinpath(*CARE_WARD).parent / "data.yaml")
-    return frozenset(i for i, n in names.items() if n in PEOPLE["care_ward"])
-
-
 ROLES = ("patient", "person")  # care_ward's who-classes; the others (lie, sit, stand, fall, move) are postures
 INSIDE = 0.8  # a role box this much inside a posture box is the same person boxed twice
 
 
-@lru_cache(maxsize=1)
-def care_ward_roles() -> frozenset[int]:
+@lru_cache(maxsize=2)
+def care_ward_ids(classes: tuple[str, ...]) -> frozenset[int]:
+    """The care-ward class ids of these class names."""
     names = data_names(shared_dir().joinpath(*CARE_WARD).parent / "data.yaml")
-    return frozenset(i for i, n in names.items() if n in ROLES)
+    return frozenset(i for i, n in names.items() if n in classes)
+
+
+def care_ward_people() -> frozenset[int]:
+    """The care-ward class ids that box a person (class_sets.PEOPLE: patient, person and the posture classes)."""
+    return care_ward_ids(PEOPLE["care_ward"])
 
 
 def _inside(small, big) -> float:
@@ -142,10 +141,10 @@ def _inside(small, big) -> float:
 def labelled_people(label: Path, w: int, h: int) -> list[list[float]]:
     """The labelled people of a care-ward frame (pixel xyxy), largest first, duplicates merged: boxes overlapping at
     IoU >= 0.5, and a role box (patient, person) and a posture box (lie, sit, ...) one of which lies >= 80 % inside
-    the other, which the set uses for one person boxed twice (a resident in bed: `patient` on the head and shoulders, `lie` on the body;
-    19 such pairs in the 402 frames)."""
+    the other, which the set uses for one person boxed twice (a resident in bed: `patient` on the head and
+    shoulders, `lie` on the body; 19 such pairs in the 402 frames)."""
     lines = [line.split() for line in label.read_text(encoding="utf-8").splitlines()]
-    people, roles = care_ward_people(), care_ward_roles()
+    people, roles = care_ward_people(), care_ward_ids(ROLES)
     boxes = [(b, int(float(r[0])) in roles) for r in lines for b in label_boxes([r], people, w, h)]
     keep: list[tuple[list[float], bool]] = []
     for b, role in sorted(boxes, key=lambda x: -(x[0][2] - x[0][0]) * (x[0][3] - x[0][1])):

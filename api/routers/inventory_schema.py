@@ -19,7 +19,7 @@ router = APIRouter(tags=["inventory"])
 class InventorySchema(BaseModel):
     camera: dict = Field(description="JSON Schema (draft 2020-12) of a camera body: zones, rules, schedules; every "
                                      "field with its title, description, default and bounds.")
-    object_classes: list[str] = Field(description="Classes of the object detector that rules may name, in vigil's names: COCO's, with bicycle and motorcycle as one class, ebike.")
+    object_classes: list[str] = Field(description="Classes of the object detector that rules may name, in vigil's names: COCO's, with bicycle and motorcycle as one class, ebike, and backpack, handbag and suitcase as one, bag.")
     fire_classes: list[str] = Field(description="Classes of the fire/smoke detector.")
     rule_types: dict[str, list[str]] = Field(description="Site kind -> the rule types a camera of that kind may hold.")
 

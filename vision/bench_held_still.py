@@ -14,30 +14,26 @@ import json
 import sys
 import time
 
-from vigil.vision.bench_rules import CROSSING_ZONE, WALL, Sink, left_object_camera, objects_detector, street_clip, street_frame
-from vigil.vision.pipeline import CameraPipeline
+from vigil.vision.bench_rules import CROSSING_ZONE, objects_detector, run_setups, street_clip, street_frame
 
 ZONES = {"whole crossing": CROSSING_ZONE, "whole frame": [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]}
 
 
 def held_still(dwell_s: float, every: int, learn_s: int = 30, hold_s: int = 60, detector=None) -> list[dict]:
     det = detector or objects_detector()
-    frames, fps = street_clip()
-    learning = [(img, det.detect(img)) for img in (street_frame(float(i)) for i in range(learn_s))]
+    frames, _ = street_clip()
+    learning = [(t, img, det.detect(img)) for t, img in ((float(i), street_frame(float(i))) for i in range(learn_s))]
+    setups = [(dwell_s, zone, {}) for zone in ZONES.values()]
     rows = []
     for idx in range(0, len(frames), every):
         still = frames[idx]
         d_still = det.detect(still)
-        people = [b for b, c in zip(d_still.xyxy.tolist(), d_still.class_id) if d_still.names[int(c)] == "person"]
+        people = d_still.of_classes(["person"]).xyxy.tolist()
         row = {"frame": idx, "persons": len(people), "person_boxes": [[round(v, 1) for v in b] for b in people]}
-        for name, zone in ZONES.items():
-            sink = Sink()
-            pipe = CameraPipeline(left_object_camera(dwell_s, zone), det, sink)
-            for i in range(learn_s + hold_s):
-                img, d = learning[i] if i < learn_s else (still, d_still)
-                pipe.process(img, float(i), WALL, precomputed=True, objects=d, objects_fresh=True)
+        held = [(float(i), still, d_still) for i in range(learn_s, learn_s + hold_s)]
+        for name, events in zip(ZONES, run_setups(setups, learning + held, det)):
             row[name] = [{"t": e.started_t, "reason": e.detail.get("reason"), "left_objects": e.detail.get("left_objects")}
-                         for e in sink.events]
+                         for e in events]
         rows.append(row)
     return rows
 

@@ -386,15 +386,25 @@ def run_street_many(seconds: float, setups: list[tuple[float, list, dict]], *, b
                     put_at: float | None = None, fps: float = 1.0, detector=None) -> list[list]:
     """Like `run_street` for several (dwell_s, zone, rule parameters) at once, one detector call per frame."""
     det = detector or objects_detector()
-    sinks = [Sink() for _ in setups]
-    pipes = [CameraPipeline(left_object_camera(d, z, **r), det, k) for (d, z, r), k in zip(setups, sinks)]
     bag = bag_crop() if bag_at is not None else None
     rng = np.random.default_rng(0)
-    for i in range(int(seconds * fps)):
-        t = i / fps
-        show = bag is not None and put_at is not None and t >= put_at
-        img = street_frame(t, bag if show else None, bag_at or (0, 0), rng)
-        dets = det.detect(img)
+
+    def frames():
+        for i in range(int(seconds * fps)):
+            t = i / fps
+            show = bag is not None and put_at is not None and t >= put_at
+            img = street_frame(t, bag if show else None, bag_at or (0, 0), rng)
+            yield t, img, det.detect(img)
+
+    return run_setups(setups, frames(), det)
+
+
+def run_setups(setups: list[tuple[float, list, dict]], frames, detector) -> list[list]:
+    """The blocked_exit rule of each (dwell_s, zone, rule parameters) over `frames`, (t, image, detections) in
+    order, each frame's detections shared; returns each setup's started events."""
+    sinks = [Sink() for _ in setups]
+    pipes = [CameraPipeline(left_object_camera(d, z, **r), detector, k) for (d, z, r), k in zip(setups, sinks)]
+    for t, img, dets in frames:
         for pipe in pipes:
             pipe.process(img, t, WALL, precomputed=True, objects=dets, objects_fresh=True)
     return [k.events for k in sinks]

@@ -99,6 +99,49 @@ def test_background_finds_left_box_but_not_passing_person():
     assert person_box  # documented geometry
 
 
+def _bag_behind_a_person(bg: StationaryForeground, *, legs_hide_all: bool, until: float) -> None:
+    """A box is put down at 5 s behind a person standing in front of its place from 4 s to 20 s (their box covers
+    it); between their legs the box shows through, or with `legs_hide_all` it never shows."""
+    base, rng = scene()
+    box = (slice(90, 170), slice(100, 220))
+    for i in range(int(until * 2) + 1):
+        t = i * 0.5
+        img = base.copy()
+        if t >= 5:
+            img[box] = (40, 70, 140)
+        persons = Detections.empty(NAMES)
+        if 4 <= t < 20:
+            img[40:90, 90:230] = (200, 200, 200)  # body
+            if legs_hide_all:
+                img[90:170, 90:230] = (60, 60, 60)
+            else:
+                img[90:170, 100:120] = img[90:170, 200:220] = (60, 60, 60)  # legs
+            persons = dets((0, 0.9, 90, 40, 230, 170))
+        bg.update(noisy(img, rng), t, persons)
+
+
+def test_left_box_clock_starts_when_it_first_showed_between_a_persons_legs():
+    """Its first person-free view is at 20 s, but it showed through from 5 s on: the clock starts at 5 s, so a
+    20 s dwell is over at 25 s, not at 40 s. Without looking back (backdate_s 0) it starts at 20 s."""
+    z = ZoneGeometry("exit", [(0.25, 0.45), (0.75, 0.45), (0.75, 1.0), (0.25, 1.0)], 320, 180)
+    bg = StationaryForeground()
+    _bag_behind_a_person(bg, legs_hide_all=False, until=27)
+    assert z.covered_ratio(bg.stationary_mask(27, settle_s=20)) > 0.6
+    assert bg.stationary_mask(27, settle_s=23).sum() == 0  # and not before it was put down
+    bg = StationaryForeground(backdate_s=0)
+    _bag_behind_a_person(bg, legs_hide_all=False, until=27)
+    assert bg.stationary_mask(27, settle_s=20).sum() == 0
+
+
+def test_left_box_never_seen_behind_a_person_starts_its_clock_at_its_first_view():
+    """Hidden completely until the person leaves at 20 s: nothing showed it, so its clock starts at its first view."""
+    z = ZoneGeometry("exit", [(0.25, 0.45), (0.75, 0.45), (0.75, 1.0), (0.25, 1.0)], 320, 180)
+    bg = StationaryForeground()
+    _bag_behind_a_person(bg, legs_hide_all=True, until=32)
+    assert bg.stationary_mask(32, settle_s=13).sum() == 0
+    assert z.covered_ratio(bg.stationary_mask(32, settle_s=10)) > 0.6
+
+
 def test_background_relearns_on_light_change():
     base, rng = scene()
     bg = StationaryForeground()

@@ -135,6 +135,18 @@ def test_bag_left_on_the_street_raises_the_event_with_its_box(street):
     assert (x1 - x0) * (y1 - y0) >= 0.2 * bw * bh
 
 
+def test_bag_put_down_behind_passers_by_counts_from_when_it_first_shows_through(street):
+    """Put down at 38 s, the bag is behind people's boxes until about 59 s (their legs hide it from 46 to 55 s) but
+    shows between them from 38 s on: with dwell 30 the event comes within dwell_s + 5 s of the put-down (without
+    looking back at those views it came 52 s after)."""
+    b, det = street
+    put, dwell = 38.0, 30.0
+    (events,) = b.run_street_many(put + dwell + 8, [(dwell, b.BAG_ZONE, {})], bag_at=b.BAG_AT, put_at=put, detector=det)
+    assert len(events) == 1, [(e.started_t, e.detail) for e in events]
+    assert put + dwell <= events[0].started_t <= put + dwell + 5
+    assert "left_object" in events[0].detail["reason"]
+
+
 def test_busy_street_looped_raises_no_left_object(street):
     """Three passes of the crowded crossing (86 s) at the detection rate: nothing is left, nothing is raised, in the
     lane round the bag's place nor over the whole crossing (the 30-minute loop is the bench's)."""

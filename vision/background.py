@@ -13,9 +13,11 @@ they leave would stand as foreground for ever, a "ghost").
 
 Made for busy scenes (measured on a crowded street crossing, `vision/bench_rules.py`): a stationary pixel
 keeps its clock while something no person box covers (a leg, a wheel) passes in front for less than `hold_s`;
-it counts only once `min_views` person-free views have shown it alike; the clock is backdated to the view before
-the one that confirmed it only across a short gap; and a crowd hiding most of the picture is not taken for a
-global change (lights, camera moved) that makes the model learn the scene again."""
+it counts only once `min_views` person-free views have shown it alike; its clock starts at the earliest of the
+last `backdate_s` seconds' views from which it showed through whenever it could be seen (between passers-by's legs,
+under their boxes: a bag put down behind a crowd is timed from when it came, not from the crowd's leaving); and a
+crowd hiding most of the picture is not taken for a global change (lights, camera moved) that makes the model learn
+the scene again."""
 from __future__ import annotations
 
 from collections import deque
@@ -40,7 +42,7 @@ def _gradient(img: np.ndarray) -> np.ndarray:
 class StationaryForeground:
     def __init__(self, *, diff_threshold: float = 22.0, still_threshold: float = 10.0, learn_rate: float = 0.05,
                  learn_s: float = 3.0, relearn_ratio: float = 0.7, person_pad: float = 0.1, hold_s: float = 4.0,
-                 person_memory_s: float = 2.0, min_views: int = 3, ghost_edges: float = 0.6):
+                 person_memory_s: float = 2.0, min_views: int = 3, ghost_edges: float = 0.6, backdate_s: float = 30.0):
         self.diff_threshold = diff_threshold
         self.still_threshold = still_threshold
         self.learn_rate = learn_rate
@@ -57,6 +59,10 @@ class StationaryForeground:
         # a stationary patch whose outline shows weaker edges in the picture than in the background, by this factor, is
         # a ghost: something the background learned has gone (an obstacle there when the camera started), not come
         self.ghost_edges = ghost_edges
+        # a patch first seen person-free now may have been there behind the passers-by: its clock starts at the
+        # earliest of the last backdate_s seconds' views from which it showed through every time it could be seen
+        self.backdate_s = backdate_s
+        self._history: deque[tuple[float, np.ndarray, np.ndarray]] = deque()  # (t, picture as uint8, person mask)
         self._bg: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._since: np.ndarray | None = None  # time each pixel became stationary foreground (nan = not)
@@ -87,6 +93,7 @@ class StationaryForeground:
         self._bg = self._prev = self._since = self._known = self._seen = self._held = self._lost = self._views = None
         self._t0 = None
         self._boxes.clear()
+        self._history.clear()
 
     def _learn_anew(self, g: np.ndarray, t: float, people: np.ndarray) -> None:
         self._bg, self._prev, self._t0 = g.copy(), g.copy(), t
@@ -96,6 +103,7 @@ class StationaryForeground:
         self._held = g.copy()
         self._lost = np.full(g.shape[:2], np.nan, np.float32)
         self._views = np.zeros(g.shape[:2], np.int32)
+        self._history.clear()
 
     def update(self, image: np.ndarray, t: float, persons: Detections) -> None:
         g = self._prep(image)
@@ -106,7 +114,21 @@ class StationaryForeground:
         people = self._person_mask(g.shape[:2], np.concatenate([b for _, b in self._boxes]))
         if self._bg is None or self._bg.shape != g.shape:
             self._learn_anew(g, t, people)
+            self._remember(g, t, people)
             return
+        self._update(g, t, people)
+        self._remember(g, t, people)
+
+    def _remember(self, g: np.ndarray, t: float, people: np.ndarray) -> None:
+        if self.backdate_s <= 0:
+            return
+        while self._history and self._history[-1][0] >= t:  # the stream went back (a replay restarted)
+            self._history.pop()
+        self._history.append((t, np.round(g).astype(np.uint8), people))
+        while self._history and self._history[0][0] < t - self.backdate_s:
+            self._history.popleft()
+
+    def _update(self, g: np.ndarray, t: float, people: np.ndarray) -> None:
         valid = ~people  # pixels hidden by people keep their state: a passer-by does not reset a box's clock
         fg = _chan_max(np.abs(g - self._bg)) > self.diff_threshold
         still = _chan_max(np.abs(g - self._prev)) < self.still_threshold
@@ -142,9 +164,36 @@ class StationaryForeground:
         self._since[newly] = np.where(t - seen_before[newly] <= self.hold_s, seen_before[newly], t)
         self._held[newly] = g[newly]
         self._views[newly] = 2  # this view and the one before it
+        if self.backdate_s > 0 and newly.any():
+            self._backdate(newly, g)
         self._heal_ghosts(g, judged & same)
         # background follows slow changes (daylight) where nothing stands in front of it
         cv2.accumulateWeighted(g, self._bg, self.learn_rate, mask=(judged & ~fg).astype(np.uint8))
+
+    def _backdate(self, newly: np.ndarray, g: np.ndarray) -> None:
+        """Start the clock of each new stationary patch at the earliest remembered view from which it showed through:
+        walking back, a view where at least half of the patch looks as it does now moves the start back; a view
+        where a person box covers the patch and it looks otherwise proves nothing (a passer-by in front); a view where
+        at least half of it is person-free and looks otherwise (the floor before the bag came) ends the walk."""
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(newly.astype(np.uint8), connectivity=8)
+        for i in range(1, n):
+            if stats[i, cv2.CC_STAT_AREA] < 4:
+                continue
+            x, y, w, h = stats[i, :4]
+            sl = (slice(y, y + h), slice(x, x + w))
+            patch = labels[sl] == i
+            now = g[sl][patch]
+            start = None
+            for tk, gk, people in reversed(self._history):
+                diff = np.abs(gk[sl][patch].astype(np.float32) - now).reshape(len(now), -1)
+                alike = diff.max(axis=1) < self.still_threshold
+                if alike.mean() >= 0.5:
+                    start = tk
+                elif (~people[sl][patch] & ~alike).mean() >= 0.5:
+                    break
+            if start is not None:
+                px = labels == i
+                self._since[px] = np.fmin(self._since[px], start)
 
     def _heal_ghosts(self, g: np.ndarray, visible: np.ndarray) -> None:
         """Learn the picture as background where a stationary patch is a ghost: an object leaves edges along its

@@ -416,15 +416,16 @@ BAG_ZONE = [(0.3, 0.72), (0.55, 0.72), (0.55, 0.98), (0.3, 0.98)]  # the lane ro
 CROSSING_ZONE = [(0.0, 0.7), (1.0, 0.7), (1.0, 1.0), (0.0, 1.0)]  # the whole crossing at the bottom of the picture
 
 
-def bag_visible_s(t0: float, t1: float, fps: float = 1.0, share: float = 0.5) -> int:
+def bag_views(t0: float, t1: float, fps: float = 1.0, share: float = 0.5) -> list[float]:
     """Detection frames in [t0, t1] on which at least `share` of the bag's pixels show (not behind a passer-by)."""
     bag = bag_crop()
     h, w = bag.shape[:2]
     x, y = BAG_AT
-    seen = 0
+    seen = []
     for i in range(int(math.ceil(t0 * fps)), int(t1 * fps) + 1):
         region = street_frame(i / fps, bag, BAG_AT)[y:y + h, x:x + w].astype(np.int16)
-        seen += int((np.abs(region - bag.astype(np.int16)).max(axis=2) < 8).mean() >= share)
+        if (np.abs(region - bag.astype(np.int16)).max(axis=2) < 8).mean() >= share:
+            seen.append(i / fps)
     return seen
 
 
@@ -440,13 +441,16 @@ def bench_left_object(args) -> dict:
         for dwell, events in zip(args.dwell, runs):
             after = [e for e in events if e.started_t >= put]
             first = after[0] if after else None
+            views = bag_views(put, first.started_t if first else put + dwell + 30)
             out["put_down"].append({
                 "put_at_s": put, "clip_phase_s": round(put % (len(street_clip()[0]) / street_clip()[1]), 1),
                 "dwell_s": dwell, "events_before": [e.started_t for e in events if e.started_t < put],
                 "delay_s": first.started_t - put if first else None, "events_after": len(after),
                 "within_dwell_plus_5": bool(first) and first.started_t - put <= dwell + 5,
-                # how much of that time the bag could be seen at all (passers-by in front of it hide it)
-                "bag_visible_s": bag_visible_s(put, put + dwell + 5),
+                # how much of that time the bag could be seen at all (passers-by in front of it hide it), and
+                # the event's delay from the first frame that showed it
+                "bag_visible_s": len(bag_views(put, put + dwell + 5)),
+                "delay_from_first_view_s": first.started_t - views[0] if first and views else None,
                 "reason": first.detail.get("reason") if first else None,
                 "left_objects": first.detail.get("left_objects") if first else None})
         out["put_down"][-1]["wall_s"] = round(time.monotonic() - t0, 1)

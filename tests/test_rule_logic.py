@@ -75,6 +75,11 @@ def noisy(img, rng):
     return np.clip(img.astype(np.int16) + rng.integers(-4, 5, img.shape), 0, 255).astype(np.uint8)
 
 
+def exit_zone() -> ZoneGeometry:
+    """The lower middle of the 320x180 scene, where the box stands."""
+    return ZoneGeometry("exit", [(0.25, 0.45), (0.75, 0.45), (0.75, 1.0), (0.25, 1.0)], 320, 180)
+
+
 def test_background_finds_left_box_but_not_passing_person():
     base, rng = scene()
     bg = StationaryForeground()
@@ -93,7 +98,7 @@ def test_background_finds_left_box_but_not_passing_person():
         bg.update(noisy(img, rng), t, persons)
     m = bg.stationary_mask(29.5, settle_s=20)
     assert m is not None
-    z = ZoneGeometry("exit", [(0.25, 0.45), (0.75, 0.45), (0.75, 1.0), (0.25, 1.0)], 320, 180)
+    z = exit_zone()
     assert z.covered_ratio(m) > 0.6  # the box has stood for ~24 s although a person passed in front
     assert bg.stationary_mask(29.5, settle_s=26).sum() == 0  # and not longer than it has been there
     assert person_box  # documented geometry
@@ -123,7 +128,7 @@ def _bag_behind_a_person(bg: StationaryForeground, *, legs_hide_all: bool, until
 def test_left_box_clock_starts_when_it_first_showed_between_a_persons_legs():
     """Its first person-free view is at 20 s, but it showed through from 5 s on: the clock starts at 5 s, so a
     20 s dwell is over at 25 s, not at 40 s. Without looking back (backdate_s 0) it starts at 20 s."""
-    z = ZoneGeometry("exit", [(0.25, 0.45), (0.75, 0.45), (0.75, 1.0), (0.25, 1.0)], 320, 180)
+    z = exit_zone()
     bg = StationaryForeground()
     _bag_behind_a_person(bg, legs_hide_all=False, until=27)
     assert z.covered_ratio(bg.stationary_mask(27, settle_s=20)) > 0.6
@@ -135,7 +140,7 @@ def test_left_box_clock_starts_when_it_first_showed_between_a_persons_legs():
 
 def test_left_box_never_seen_behind_a_person_starts_its_clock_at_its_first_view():
     """Hidden completely until the person leaves at 20 s: nothing showed it, so its clock starts at its first view."""
-    z = ZoneGeometry("exit", [(0.25, 0.45), (0.75, 0.45), (0.75, 1.0), (0.25, 1.0)], 320, 180)
+    z = exit_zone()
     bg = StationaryForeground()
     _bag_behind_a_person(bg, legs_hide_all=True, until=32)
     assert bg.stationary_mask(32, settle_s=13).sum() == 0

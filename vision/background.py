@@ -114,9 +114,8 @@ class StationaryForeground:
         people = self._person_mask(g.shape[:2], np.concatenate([b for _, b in self._boxes]))
         if self._bg is None or self._bg.shape != g.shape:
             self._learn_anew(g, t, people)
-            self._remember(g, t, people)
-            return
-        self._update(g, t, people)
+        else:
+            self._update(g, t, people)
         self._remember(g, t, people)
 
     def _remember(self, g: np.ndarray, t: float, people: np.ndarray) -> None:
@@ -182,11 +181,9 @@ class StationaryForeground:
             x, y, w, h = stats[i, :4]
             sl = (slice(y, y + h), slice(x, x + w))
             patch = labels[sl] == i
-            now = g[sl][patch]
             start = None
             for tk, gk, people in reversed(self._history):
-                diff = np.abs(gk[sl][patch].astype(np.float32) - now).reshape(len(now), -1)
-                alike = diff.max(axis=1) < self.still_threshold
+                alike = (_chan_max(np.abs(gk[sl].astype(np.float32) - g[sl])) < self.still_threshold)[patch]
                 if alike.mean() >= 0.5:
                     start = tk
                 elif (~people[sl][patch] & ~alike).mean() >= 0.5:

@@ -441,7 +441,8 @@ def bench_left_object(args) -> dict:
         for dwell, events in zip(args.dwell, runs):
             after = [e for e in events if e.started_t >= put]
             first = after[0] if after else None
-            views = bag_views(put, first.started_t if first else put + dwell + 30)
+            # frames showing the bag, up to the event (or 30 s past the dwell) and at least to dwell_s + 5 s
+            views = bag_views(put, max(put + dwell + 5, first.started_t if first else put + dwell + 30))
             out["put_down"].append({
                 "put_at_s": put, "clip_phase_s": round(put % (len(street_clip()[0]) / street_clip()[1]), 1),
                 "dwell_s": dwell, "events_before": [e.started_t for e in events if e.started_t < put],
@@ -449,7 +450,7 @@ def bench_left_object(args) -> dict:
                 "within_dwell_plus_5": bool(first) and first.started_t - put <= dwell + 5,
                 # how much of that time the bag could be seen at all (passers-by in front of it hide it), and
                 # the event's delay from the first frame that showed it
-                "bag_visible_s": len(bag_views(put, put + dwell + 5)),
+                "bag_visible_s": sum(v <= put + dwell + 5 for v in views),
                 "delay_from_first_view_s": first.started_t - views[0] if first and views else None,
                 "reason": first.detail.get("reason") if first else None,
                 "left_objects": first.detail.get("left_objects") if first else None})

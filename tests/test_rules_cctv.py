@@ -21,7 +21,7 @@ import pytest
 from helpers import shared_path
 from vigil.config import parse_config
 from vigil.vision.detections import Detections
-from vigil.vision.bench_rules import Sink
+from vigil.vision.bench_harness import Sink
 from vigil.vision.pipeline import CameraPipeline
 
 from test_rule_logic import ScriptedDetector
@@ -112,10 +112,10 @@ def street():
     """The bench's street clip helpers and the project's default objects model (needs ../shared)."""
     shared_path("data", "video", "street_crowd.mp4")
     shared_path("data", "cctv_intelligence", "images")
-    from vigil.vision import bench_rules
+    from vigil.vision import bench_left_object
     from vigil_fixtures import default_objects_detector
 
-    return bench_rules, default_objects_detector()
+    return bench_left_object, default_objects_detector()
 
 
 def test_bag_left_on_the_street_raises_the_event_with_its_box(street):
@@ -161,15 +161,16 @@ def test_people_the_detector_sees_standing_still_are_never_left_objects(street):
     60 s, a crowd standing perfectly still; six frames. Pixels under person boxes are frozen, so no left object
     lies on a detected person (those it raises are people it misses at the picture's edge, a bag hanging below its
     carrier's box, a post the background learned elsewhere: the bench's report)."""
-    b, det = street
+    _, det = street
     from vigil.vision.bench_held_still import held_still
+    from vigil.vision.bench_staffing import _inside
 
     rows = held_still(10.0, every=120, detector=det)
     assert len(rows) == 6 and max(r["persons"] for r in rows) >= 8  # crowds, seen
     for r in rows:
         for ev in r["whole frame"]:
             for obj in ev["left_objects"] or []:
-                inside = max((b._inside(obj["box"], p) for p in r["person_boxes"]), default=0.0)
+                inside = max((_inside(obj["box"], p) for p in r["person_boxes"]), default=0.0)
                 assert inside < 0.5, (r["frame"], obj, r["person_boxes"])
 
 
@@ -177,7 +178,7 @@ def test_two_or_more_people_counts_single_frames_at_the_threshold():
     """The staffing bench's `two_or_more_people`: of the frames with >= 2 labelled people, those where the model
     reports >= 2 people on that frame alone at the threshold; frames with one labelled person do not count."""
     from test_rule_logic import dets
-    from vigil.vision.bench_rules import WardFrame, seen_as_two
+    from vigil.vision.bench_staffing import WardFrame, seen_as_two
 
     two = dets((0, 0.9, 0, 0, 10, 10), (0, 0.6, 20, 0, 30, 10))
     one_sure = dets((0, 0.9, 0, 0, 10, 10), (0, 0.3, 20, 0, 30, 10))
@@ -191,7 +192,7 @@ def test_one_resident_boxed_twice_counts_once_two_residents_count_twice():
     """The staffing bench's label reading (real care_ward labels): a `patient` box on the head and shoulders inside
     the `lie` box on the body is one person (cam_6: one resident in bed); two residents side by side in the day room
     stay two; a frame of one `patient` box is one."""
-    from vigil.vision.bench_rules import labelled_people
+    from vigil.vision.bench_staffing import labelled_people
 
     labels = shared_path("data", "care_ward", "valid", "labels")
 
@@ -204,7 +205,7 @@ def test_one_resident_boxed_twice_counts_once_two_residents_count_twice():
     # over the whole set, the new merge joins exactly the 19 role-inside-posture pairs (patient in lie 11, in sit 8)
     # beyond what the IoU >= 0.5 merge alone leaves
     from vigil.models.class_sets import label_boxes
-    from vigil.vision.bench_rules import _iou, care_ward_people
+    from vigil.vision.bench_staffing import _iou, care_ward_people
 
     joined = 0
     for label in labels.glob("*.txt"):

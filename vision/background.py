@@ -11,7 +11,7 @@ hide keep their state, so a passer-by does not restart a left bag's clock. Where
 began, the background is learned later, from the first person-free view that holds still (else the empty street
 they leave would stand as foreground for ever, a "ghost").
 
-Made for busy scenes (measured on a crowded street crossing, `vision/bench_rules.py`): a stationary pixel
+Made for busy scenes (measured on a crowded street crossing, `vision/bench_left_object.py`): a stationary pixel
 keeps its clock while something no person box covers (a leg, a wheel) passes in front for less than `hold_s`;
 it counts only once `min_views` person-free views have shown it alike; its clock starts at the earliest of the
 last `backdate_s` seconds' views from which it showed through whenever it could be seen (between passers-by's legs,

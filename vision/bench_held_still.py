@@ -1,7 +1,7 @@
 """People standing perfectly still and the left-object mode: `python -m vigil.vision.bench_held_still [--json]`.
 
 What the frozen-under-person-boxes design leaves to the detector. The street clip (`data/video/street_crowd.mp4`,
-see `vision/bench_rules.py`) played at 1 Hz for `--learn` seconds (the background is learned from what the
+see `vision/bench_left_object.py`) played at 1 Hz for `--learn` seconds (the background is learned from what the
 passers-by leave free, as in the service), then one frame of it held for 60 s (a crowd that stops and stands
 perfectly still, or a stream stuck on one frame), through `blocked_exit` with its left-object mode at dwell
 `--dwell` (detections of the objects default). A left-object event there is a person the detector missed (cut by
@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from vigil.vision.bench_rules import CROSSING_ZONE, objects_detector, run_setups, street_clip, street_frame
+from vigil.vision.bench_left_object import CROSSING_ZONE, objects_detector, run_setups, street_clip, street_frame
 
 ZONES = {"whole crossing": CROSSING_ZONE, "whole frame": [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]}
 

@@ -6,6 +6,9 @@ from datetime import datetime
 
 from vigil.config import parse_config
 from vigil.models.catalogue import model_imgsz, resolve_model
+from vigil.replay import CollectingSink as Sink  # the pipeline's sink that keeps the events
+
+__all__ = ["WALL", "Replay", "Sink", "camera", "objects_detector"]
 
 WALL = datetime(2026, 11, 24, 10, 0)
 
@@ -14,22 +17,6 @@ def objects_detector(model: str | None = None):
     from vigil.vision.detector import load_detector
 
     return load_detector(resolve_model(model, "objects"), model_imgsz(model, 320), 0.25)
-
-
-class Sink:
-    """Collects events (the pipeline's sink)."""
-
-    def __init__(self):
-        self.events: list = []
-
-    def started(self, ev, jpeg):
-        self.events.append(ev)
-
-    def updated(self, ev, jpeg):
-        pass
-
-    def ended(self, ev):
-        pass
 
 
 class Replay:

@@ -163,14 +163,14 @@ def test_people_the_detector_sees_standing_still_are_never_left_objects(street):
     carrier's box, a post the background learned elsewhere: the bench's report)."""
     _, det = street
     from vigil.vision.bench_held_still import held_still
-    from vigil.vision.bench_staffing import _inside
+    from vigil.vision.boxes import covered_share
 
     rows = held_still(10.0, every=120, detector=det)
     assert len(rows) == 6 and max(r["persons"] for r in rows) >= 8  # crowds, seen
     for r in rows:
         for ev in r["whole frame"]:
             for obj in ev["left_objects"] or []:
-                inside = max((_inside(obj["box"], p) for p in r["person_boxes"]), default=0.0)
+                inside = float(covered_share(np.array([obj["box"]], np.float32), np.array(r["person_boxes"], np.float32).reshape(-1, 4))[0])
                 assert inside < 0.5, (r["frame"], obj, r["person_boxes"])
 
 

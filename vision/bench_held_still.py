@@ -14,7 +14,8 @@ import json
 import sys
 import time
 
-from vigil.vision.bench_left_object import CROSSING_ZONE, objects_detector, run_setups, street_clip, street_frame
+from vigil.vision.bench_harness import objects_detector
+from vigil.vision.bench_left_object import CROSSING_ZONE, run_setups, street_clip, street_frame
 
 ZONES = {"whole crossing": CROSSING_ZONE, "whole frame": [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]}
 

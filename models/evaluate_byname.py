@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from vigil.models.datasets import data_names, label_for, load_data_yaml, pick, split_image_files
+from vigil.vision.boxes import iou_matrix
 from vigil.vision.vocabulary import vigil_class_list, vigil_name
 
 AP_CONF = 0.001  # the lowest score kept for AP (as ultralytics val)
@@ -131,25 +132,13 @@ def read_labels(image: Path, width: int, height: int, data_to_eval: dict[int, in
     return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(cls, np.int64)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of xyxy boxes."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)), np.float32)
-    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = w * h
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
 def match_image(pred_xyxy: np.ndarray, pred_score: np.ndarray, gt_xyxy: np.ndarray, iou: float = IOU_MATCH) -> np.ndarray:
     """True positives of one image and one class: predictions in descending score each take the unmatched label
     box with the highest IoU >= `iou`."""
     tp = np.zeros(len(pred_score), bool)
     if not len(pred_score) or not len(gt_xyxy):
         return tp
-    ious = box_iou(pred_xyxy, gt_xyxy)
+    ious = iou_matrix(pred_xyxy, gt_xyxy)
     taken = np.zeros(len(gt_xyxy), bool)
     for i in np.argsort(-pred_score, kind="stable"):
         row = np.where(taken, -1.0, ious[i])

@@ -205,14 +205,15 @@ def test_one_resident_boxed_twice_counts_once_two_residents_count_twice():
     # over the whole set, the new merge joins exactly the 19 role-inside-posture pairs (patient in lie 11, in sit 8)
     # beyond what the IoU >= 0.5 merge alone leaves
     from vigil.models.class_sets import label_boxes
-    from vigil.vision.bench_staffing import _iou, care_ward_people
+    from vigil.vision.bench_staffing import care_ward_people
+    from vigil.vision.boxes import iou_matrix
 
     joined = 0
     for label in labels.glob("*.txt"):
         rows = [ln.split() for ln in label.read_text(encoding="utf-8").splitlines() if ln.split()]
         by_iou: list[list[float]] = []
         for box in sorted(label_boxes(rows, set(care_ward_people()), 640, 640), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
-            if all(_iou(box, k) < 0.5 for k in by_iou):
+            if not (iou_matrix([box], by_iou) >= 0.5).any():
                 by_iou.append(box)
         joined += len(by_iou) - len(labelled_people(label, 640, 640))
     assert joined == 19

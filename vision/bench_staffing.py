@@ -35,6 +35,7 @@ from vigil.models.catalogue import resolve_model, shared_dir
 from vigil.models.class_sets import PEOPLE, label_boxes, paint_out
 from vigil.models.datasets import data_names
 from vigil.vision.bench_harness import WALL, Replay, Sink, camera, objects_detector
+from vigil.vision.boxes import covered_share, iou_matrix
 from vigil.vision.detections import Detections
 from vigil.vision.pipeline import CameraPipeline
 from vigil.vision.rules import FrameContext
@@ -52,13 +53,6 @@ def val_rooms() -> set[str]:
         raise SystemExit(f"{path}: missing; run `vigil models splits` first")
     return set(json.loads(path.read_text())["val_groups"])
 
-def _iou(a, b) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
-
-
 ROLES = ("patient", "person")  # care_ward's who-classes; the others (lie, sit, stand, fall, move) are postures
 INSIDE = 0.8  # a role box this much inside a posture box is the same person boxed twice
 
@@ -75,12 +69,6 @@ def care_ward_people() -> frozenset[int]:
     return care_ward_ids(PEOPLE["care_ward"])
 
 
-def _inside(small, big) -> float:
-    iw = max(0.0, min(small[2], big[2]) - max(small[0], big[0]))
-    ih = max(0.0, min(small[3], big[3]) - max(small[1], big[1]))
-    return iw * ih / ((small[2] - small[0]) * (small[3] - small[1]) + 1e-9)
-
-
 def labelled_people(label: Path, w: int, h: int) -> list[list[float]]:
     """The labelled people of a care-ward frame (pixel xyxy), largest first, duplicates merged: boxes overlapping at
     IoU >= 0.5, and a role box (patient, person) and a posture box (lie, sit, ...) one of which lies >= 80 % inside
@@ -89,12 +77,16 @@ def labelled_people(label: Path, w: int, h: int) -> list[list[float]]:
     lines = [line.split() for line in label.read_text(encoding="utf-8").splitlines()]
     people, roles = care_ward_people(), care_ward_ids(ROLES)
     boxes = [(b, int(float(r[0])) in roles) for r in lines for b in label_boxes([r], people, w, h)]
-    keep: list[tuple[list[float], bool]] = []
+    keep: list[list[float]] = []
+    keep_roles: list[bool] = []
     for b, role in sorted(boxes, key=lambda x: -(x[0][2] - x[0][0]) * (x[0][3] - x[0][1])):
-        same = any(_iou(b, k) >= 0.5 or (role != k_role and _inside(b, k) >= INSIDE) for k, k_role in keep)
-        if not same:
-            keep.append((b, role))
-    return [b for b, _ in keep]
+        kept = np.asarray(keep, np.float64).reshape(-1, 4)
+        other_kind = kept[np.asarray(keep_roles, bool) != role]
+        if (iou_matrix([b], kept) >= 0.5).any() or covered_share([b], other_kind)[0] >= INSIDE:
+            continue
+        keep.append(b)
+        keep_roles.append(role)
+    return keep
 
 
 def recording(name: str) -> tuple[str, int]:

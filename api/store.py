@@ -1,7 +1,6 @@
 """`EventStore`: persists events (an `EventSink`) and their evidence under the media directory.
 
-Evidence lives under `media_dir`: snapshots in `events/NNNN/<id>.jpg`, clips in
-`clips/<camera>/<YYYY-MM-DD>/<id>.mp4`; the database holds paths relative to `media_dir`. A full disk
+Evidence lives under `media_dir` (api/media_files.py: `MediaFiles`, whose paths the store records). A full disk
 never loses an event: the row is stored, the missing evidence is logged.
 
 Every event change writes its notification to the outbox in the same transaction (vigil/outbox/messages.py).
@@ -17,8 +16,6 @@ after it until the stalled call has come back."""
 from __future__ import annotations
 
 import logging
-import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from vigil.api.db import EventRow
+from vigil.api.dbthread import DatabaseStalled, DbThread, unreachable
+from vigil.api.media_files import MediaFiles, utc
 from vigil.api.spool import EventSpool, SpoolEntry, record_body, record_of
 from vigil.outbox import messages
 from vigil.vision.events import EventRecord
@@ -46,52 +44,8 @@ def event_key(ev: EventRecord) -> str:
     taken over from another node keeps the key it was stored with)."""
     if ev.stored_key:
         return ev.stored_key
-    return messages.stable_id("event", ev.camera_id, ev.zone or "", ev.rule, _utc(ev.started_wall).isoformat(),
+    return messages.stable_id("event", ev.camera_id, ev.zone or "", ev.rule, utc(ev.started_wall).isoformat(),
                               repr(float(ev.started_t)))
-
-
-def unreachable(exc: BaseException) -> bool:
-    """The database could not be reached or dropped the connection (not: it refused the data)."""
-    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
-class DatabaseStalled(Exception):
-    """The database has not answered a call of the store within its wait (or an earlier call still hangs)."""
-
-
-class DbThread:
-    """One daemon thread that runs the store's database calls in order, so that a caller can stop waiting on one that
-    hangs (a daemon: a call stuck on a dead link never holds up the process's exit)."""
-
-    def __init__(self, name: str = "event-store-db"):
-        self.name = name
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-
-    def submit(self, fn: Callable[[], Any]) -> Future:
-        fut: Future = Future()
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
-        self._q.put((fn, fut))
-        return fut
-
-    def _run(self) -> None:
-        while True:
-            fn, fut = self._q.get()
-            if not fut.set_running_or_notify_cancel():
-                continue
-            try:
-                fut.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                fut.set_exception(exc)
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def _field(result: Any, name: str, default: Any = None) -> Any:
@@ -104,32 +58,13 @@ def _keep_clip_detail(row: EventRow, detail: dict) -> dict:
     return {**detail, **{k: v for k, v in (row.detail or {}).items() if k.startswith("clip_")}}
 
 
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file of this thread (readers never see half a file); OSError
-    (ENOSPC) raised after removing the temporary file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-
-def media_dir_of(data_dir: str | Path) -> Path:
-    """Where a service's evidence lives under its `storage.data_dir` (a cluster head's copies of nodes' too)."""
-    return Path(data_dir).resolve() / "media"
-
-
-class EventStore:
+class EventStore(MediaFiles):
     def __init__(self, sessions: sessionmaker, media_dir: Path, institution_of: dict[str, str], *,
                  spool: EventSpool | None = None, regions: Callable[[], Mapping[str, str]] | None = None):
         """`spool`: where writes wait while the database is unreachable (None: such a write raises, as before);
         `regions`: institution id -> region path, read when a notification is written."""
+        super().__init__(media_dir)
         self.sessions = sessions
-        self.media_dir = Path(media_dir)
-        self.media_dir.mkdir(parents=True, exist_ok=True)
         self.institution_of = institution_of
         self.spool = spool
         self.regions = regions or dict
@@ -143,10 +78,6 @@ class EventStore:
         self._db = DbThread()
         self._stalled: Future | None = None  # the call that outlived its wait, until it comes back
         self.stalls = 0
-        # cluster mode: a node records its media paths as "@<node>/<path>" (db_prefix); the control side, which serves
-        # the API, fetches such a file from its node (fetch(node, path) -> bytes) and keeps a copy under nodes/<node>/
-        self.db_prefix = ""
-        self.fetch: Callable[[str, str], bytes | None] | None = None
         # cluster mode: may this process still write for the camera (fence(session, camera_id))? A node that lost a
         # camera (declared dead, yet its process still running for a moment, or cut off) must not write beside the
         # camera's new node: each write checks, in its own transaction, that this node still holds the camera
@@ -177,48 +108,9 @@ class EventStore:
         with self.sessions() as s:
             rows = s.scalars(select(EventRow).where(EventRow.camera_id == camera_id, EventRow.state == "open")
                              .order_by(EventRow.id)).all()
-            return [EventRecord(r.camera_id, r.zone, r.rule, float(r.stream_start_s or 0.0), _utc(r.started_at),
+            return [EventRecord(r.camera_id, r.zone, r.rule, float(r.stream_start_s or 0.0), utc(r.started_at),
                                 float(r.peak_confidence), dict(r.params or {}), dict(r.detail or {}), id=r.id,
                                 stored_key=r.event_key) for r in rows]
-
-    def local_rel(self, rel: str) -> str:
-        """A recorded media path as a path under this store's media dir: its own files without their node prefix,
-        another node's files where their fetched copies go (nodes/<node>/...)."""
-        if not rel.startswith("@"):
-            return rel
-        if self.db_prefix and rel.startswith(self.db_prefix):
-            return rel[len(self.db_prefix):]
-        node, _, rest = rel[1:].partition("/")
-        return f"nodes/{node}/{rest}"
-
-    def _abs(self, rel: str) -> Path:
-        return self.media_dir / self.local_rel(rel)
-
-    def _rel(self, path: str | Path) -> str:
-        """`path` relative to the media dir, as recorded (ValueError when it lies outside)."""
-        return self.db_prefix + Path(path).resolve().relative_to(self.media_dir.resolve()).as_posix()
-
-    @staticmethod
-    def _remove_quietly(path: Path) -> None:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:
-            log.error("cannot remove %s: %s", path, exc)
-
-    def _write_snapshot(self, event_id: int, jpeg: bytes) -> str:
-        """Write atomically (temp file + rename); on OSError (ENOSPC) the temp file is removed and the
-        error raised for the caller to log."""
-        rel = Path("events") / f"{event_id // 1000:04d}" / f"{event_id}.jpg"
-        path = self.media_dir / rel
-        tmp = path.with_suffix(".tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(jpeg)
-            tmp.replace(path)
-        except OSError:
-            self._remove_quietly(tmp)
-            raise
-        return self.db_prefix + rel.as_posix()
 
     # -- EventSink ---------------------------------------------------------------------------
     def started(self, event: EventRecord, snapshot_jpeg: bytes | None) -> None:
@@ -323,7 +215,7 @@ class EventStore:
             row = EventRow(
                 camera_id=event.camera_id, institution_id=self.institution_of.get(event.camera_id, ""),
                 zone=event.zone, rule=event.rule, state="open", review_status="pending",
-                started_at=_utc(event.started_wall), stream_start_s=event.started_t,
+                started_at=utc(event.started_wall), stream_start_s=event.started_t,
                 peak_confidence=event.peak_confidence, params=event.params, detail=event.detail, event_key=key,
             )
             s.add(row)
@@ -362,7 +254,7 @@ class EventStore:
             if row is None:
                 return
             row.state = "closed"
-            row.ended_at = _utc(event.ended_wall) if event.ended_wall else datetime.now(timezone.utc)
+            row.ended_at = utc(event.ended_wall) if event.ended_wall else datetime.now(timezone.utc)
             row.stream_end_s = event.ended_t
             row.peak_confidence = event.peak_confidence
             row.detail = _keep_clip_detail(row, event.detail)
@@ -439,37 +331,6 @@ class EventStore:
             self._end(ev, key)
             self._live.pop(key, None)
 
-    def snapshot_file(self, row: EventRow) -> Path | None:
-        # an open event's snapshot may still be replaced by a better frame on its node: asked again each time
-        return self.media_file(row.snapshot_path, final=row.state != "open") if row.snapshot_path else None
-
-    def media_file(self, rel: str, final: bool = True) -> Path | None:
-        """The file of a recorded media path, inside the media dir; one another node recorded is fetched from it
-        first (cluster mode; again while not `final`, the copy kept serving when the node does not answer), None
-        when it cannot be had."""
-        root = self.media_dir.resolve()
-        p = (self.media_dir / self.local_rel(rel)).resolve()
-        if root not in p.parents:
-            return None
-        if (not final or not p.is_file()) and rel.startswith("@") and self.fetch is not None:
-            node, _, rest = rel[1:].partition("/")
-            try:
-                data = self.fetch(node, rest)
-            except Exception as exc:  # noqa: BLE001 - the node is gone or slow: no evidence now, not a 500
-                log.warning("media %s: node %s did not send it: %s", rel, node, exc)
-                data = None
-            if data:
-                try:
-                    write_atomically(p, data)
-                except OSError as exc:
-                    log.error("media %s: cannot keep the copy fetched from node %s: %s", rel, node, exc)
-        return p if p.is_file() else None
-
-    # -- evidence clips ------------------------------------------------------------------------
-    def clip_path(self, camera_id: str, started_at: datetime, event_id: int) -> Path:
-        """Where the clip of an event goes: media_dir/clips/<camera>/<YYYY-MM-DD of its start, UTC>/<id>.mp4."""
-        return self.media_dir / "clips" / camera_id / _utc(started_at).strftime("%Y-%m-%d") / f"{event_id}.mp4"
-
     def clip_path_for(self, event_id: int) -> Path:
         """`clip_path` of a stored event (KeyError when there is no such event)."""
         with self.sessions() as s:
@@ -528,12 +389,6 @@ class EventStore:
                 row.clip_path, row.clip_status = None, "failed"
                 row.detail = dict(row.detail or {}, clip_error=str(error or "unknown error"))
                 log.error("event %s: clip failed: %s", event_id, error)
-
-    def clip_file(self, row: EventRow) -> Path | None:
-        """The clip file of a row when it is ready and exists inside the media dir."""
-        if row.clip_status != "ready" or not row.clip_path:
-            return None
-        return self.media_file(row.clip_path)
 
     def media_deleted(self, rels: list[str]) -> None:
         """Media retention deleted these files (paths relative to the media dir): their clips become

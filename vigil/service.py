@@ -20,9 +20,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from vigil.api.db import default_sqlite_url, make_engine, make_sessionmaker
+from vigil.api.media_files import media_dir_of
 from vigil.api.migrate import upgrade
 from vigil.api.retention import MediaMaintainer
-from vigil.api.store import EventStore, media_dir_of
+from vigil.api.store import EventStore
 from vigil.outbox.service import Notifications
 from vigil.config import Camera, VigilConfig, redact_url
 from vigil.models.catalogue import model_imgsz, resolve_fire_model, resolve_model

@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 
 from vigil.api.db import EventRow
-from vigil.api.store import write_atomically
+from vigil.api.media_files import write_atomically
 
 log = logging.getLogger("vigil.cluster")
 

@@ -91,7 +91,7 @@ class ClusterMaintainer(ClusterRecord):
         self._thread: threading.Thread | None = None
         self.collector = None
         if c.cluster.evidence_copy_s and not standin:  # the nodes' evidence copied to the head as it appears
-            from vigil.api.store import media_dir_of
+            from vigil.api.media_files import media_dir_of
             from vigil.cluster.collector import EvidenceCollector
             self.collector = EvidenceCollector(self.sessions, media_dir_of(c.storage.data_dir),
                                                self._node_media, every_s=c.cluster.evidence_copy_s)

@@ -39,7 +39,7 @@ IOU_MATCH = 0.5
 
 def rule_thresholds() -> dict[str, float]:
     """The rules' default score thresholds per class name ('*': any other class)."""
-    from vigil.config import FireSmokeRule, RuleBase, UnattendedRoomRule
+    from vigil.rules_config import FireSmokeRule, RuleBase, UnattendedRoomRule
 
     f = FireSmokeRule.model_fields
     return {"fire": f["fire_confidence"].default, "flame": f["fire_confidence"].default,

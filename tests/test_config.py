@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vigil.config import ConfigError, Schedule, load_config, parse_config, redact_url
+from vigil.config import ConfigError, load_config, parse_config, redact_url
+from vigil.rules_config import Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = {

@@ -182,7 +182,7 @@ def test_person_check_drops_smoke_on_people_and_keeps_real_smoke(fire_detector):
     """Every frame of the two real videos through the rule's person check, with the real object model: the few
     smoke boxes >= 0.4 the model reports on the street crossing lie on passers-by and are dropped (measured: 2 of
     686 frames); the smoke of the burning car lies on no one and is kept (measured: 8 boxes)."""
-    from vigil.config import FireSmokeRule
+    from vigil.rules_config import FireSmokeRule
     from vigil.models.catalogue import resolve_model
     from vigil.replay import iter_video
     from vigil.vision.detector import load_detector
@@ -211,7 +211,7 @@ def test_person_check_rarely_covers_labelled_smoke():
     """What the person check costs on real smoke: of the 198 labelled smoke boxes in the shared train and valid
     photos, how many a person found by the default object model covers by the rule's `person_overlap` (measured:
     1, someone standing in smoke)."""
-    from vigil.config import FireSmokeRule
+    from vigil.rules_config import FireSmokeRule
     from vigil.models.bootstrap import read_labels
     from vigil.models.catalogue import resolve_model
     from vigil.models.datasets import classes_in

@@ -10,7 +10,8 @@ import pytest
 from helpers import shared_path
 from test_rule_logic import ListSink, ScriptedDetector, dets
 from vigil_fixtures import authed_client, default_objects_detector, service_config
-from vigil.config import ConfigError, GateRule, parse_config
+from vigil.config import ConfigError, parse_config
+from vigil.rules_config import GateRule
 from vigil.vision.events import Crossing
 from vigil.vision.pipeline import CameraPipeline
 

@@ -125,7 +125,7 @@ def test_synthetic_set_by_name_hand_computed(synthetic_set):
 
 
 def test_default_thresholds_are_the_rules():
-    from vigil.config import FireSmokeRule, RuleBase, UnattendedRoomRule
+    from vigil.rules_config import FireSmokeRule, RuleBase, UnattendedRoomRule
 
     assert eb.threshold_for("fire") == FireSmokeRule.model_fields["fire_confidence"].default
     assert eb.threshold_for("smoke") == FireSmokeRule.model_fields["smoke_confidence"].default

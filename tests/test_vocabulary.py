@@ -15,7 +15,7 @@ import pytest
 
 from helpers import run_vigil, shared_path
 
-from vigil.config import BlockedExitRule, EbikeIndoorRule
+from vigil.rules_config import BlockedExitRule, EbikeIndoorRule
 from vigil.vision.detections import Detections
 from vigil.vision.detector import merged_names
 from vigil.vision.vocabulary import canonical_ids, vigil_class_list, vigil_names
@@ -145,7 +145,7 @@ def test_every_class_a_rule_names_has_a_chinese_name_here_and_in_the_web_app():
     defaults name; the web app's two locales hold the same classes as ZH_NAMES, the Chinese ones the same words."""
     import re
 
-    from vigil.config import BLOCKING_CLASSES, EBIKE_CLASSES, BlockedExitRule
+    from vigil.rules_config import BLOCKING_CLASSES, EBIKE_CLASSES, BlockedExitRule
     from vigil.vision.rules.objects import LEFT_OBJECT
     from vigil.vision.vocabulary import ZH_NAMES, zh_name
 

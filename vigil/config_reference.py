@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from vigil.outbox.config import Filters, MqttConfig, NotificationsConfig, Retry, SpoolConfig, WebhookConfig
 
-from vigil.config import (AlertPeriod, BlockedExitRule, Camera, ClipsConfig, DetectorConfig, RetentionConfig, EbikeIndoorRule, FireSmokeRule, GateRule, Institution, Schedule,
-                          ScheduleWindow, ServerConfig, StorageConfig, UnattendedRoomRule, VigilConfig, Zone)
+from vigil.config import Camera, ClipsConfig, DetectorConfig, RetentionConfig, Institution, ServerConfig, StorageConfig, VigilConfig, Zone
+from vigil.rules_config import AlertPeriod, BlockedExitRule, EbikeIndoorRule, FireSmokeRule, GateRule, Schedule, ScheduleWindow, UnattendedRoomRule
 
 from vigil.cluster.config import ClusterConfig  # noqa: E402
 from vigil.live_config import LiveConfig  # noqa: E402

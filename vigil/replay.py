@@ -33,7 +33,7 @@ def adhoc_camera(video: Path, kind: str, zone: list[tuple[float, float]] | None,
     wanted = default_rules_for(kind)
     if rules:
         wanted = [{"type": r} for r in rules]
-    from vigil.config import BlockedExitRule, EbikeIndoorRule, FireSmokeRule, GateRule, UnattendedRoomRule
+    from vigil.rules_config import BlockedExitRule, EbikeIndoorRule, FireSmokeRule, GateRule, UnattendedRoomRule
     fields = {m.model_fields["type"].annotation.__args__[0]: set(m.model_fields)
               for m in (BlockedExitRule, EbikeIndoorRule, FireSmokeRule, UnattendedRoomRule, GateRule)}
     for key in params:

@@ -17,7 +17,7 @@ from collections import deque
 import cv2
 import numpy as np
 
-from vigil.config import FireSmokeRule
+from vigil.rules_config import FireSmokeRule
 from vigil.vision.boxes import covered_share
 from vigil.vision.detections import Detections
 from vigil.vision.rules.base import FrameContext, Observation, ZoneRule

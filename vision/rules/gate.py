@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vigil.config import GateRule
+from vigil.rules_config import GateRule
 from vigil.vision.detections import Detections
 from vigil.vision.events import Crossing
 from vigil.vision.rules.base import FrameContext, Observation, ZoneRule

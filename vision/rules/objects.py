@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vigil.config import BlockedExitRule, EbikeIndoorRule
+from vigil.rules_config import BlockedExitRule, EbikeIndoorRule
 from vigil.vision.detections import Detections
 from vigil.vision.rules.base import FrameContext, Observation, ZoneRule
 from vigil.vision.tracking import StationaryObjects

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from vigil.config import UnattendedRoomRule
+from vigil.rules_config import UnattendedRoomRule
 from vigil.vision.rules.base import FrameContext, Observation, ZoneRule
 
 

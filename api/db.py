@@ -5,26 +5,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, Float, Index, Integer, String, Text, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class UTCDateTime(DateTime):
-    """Timezone-aware UTC timestamps on every backend (SQLite stores naive values)."""
-
-    cache_ok = True
-
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+from vigil.api.db_base import Base, UTCDateTime, utcnow
+from vigil.api import db_access as _db_access  # noqa: F401  (registers the account tables on Base)
+from vigil.api import db_inventory as _db_inventory  # noqa: F401  (registers the inventory tables on Base)
+from vigil.api import db_outbox as _db_outbox  # noqa: F401  (registers the outbox tables on Base)
+from vigil.api import db_ledger as _db_ledger  # noqa: F401  (registers the hazard ledger tables on Base)
+from vigil.api import db_gate as _db_gate  # noqa: F401  (registers the gate counts table on Base)
+from vigil.api import db_cluster as _db_cluster  # noqa: F401  (registers the cluster tables on Base)
 
 
 class EventRow(Base):
@@ -99,11 +90,3 @@ def as_utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
-from vigil.api import db_access as _db_access  # noqa: E402,F401  (registers the account tables on Base)
-from vigil.api import db_inventory as _db_inventory  # noqa: E402,F401  (registers the inventory tables on Base)
-from vigil.api import db_outbox as _db_outbox  # noqa: E402,F401  (registers the outbox tables on Base)
-from vigil.api import db_ledger as _db_ledger  # noqa: E402,F401  (registers the hazard ledger tables on Base)
-from vigil.api import db_gate as _db_gate  # noqa: E402,F401  (registers the gate counts table on Base)
-from vigil.api import db_cluster as _db_cluster  # noqa: E402,F401  (registers the cluster tables on Base)

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.api.db import Base, UTCDateTime, utcnow
+from vigil.api.db_base import Base, UTCDateTime, utcnow
 
 
 class ClusterNodeRow(Base):

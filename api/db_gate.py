@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.api.db import Base, UTCDateTime
+from vigil.api.db_base import Base, UTCDateTime
 
 
 class GateCountRow(Base):

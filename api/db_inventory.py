@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vigil.api.db import Base, UTCDateTime, utcnow
+from vigil.api.db_base import Base, UTCDateTime, utcnow
 
 REGION_PATH_MAX = 255  # the region path column (and vigil.config.Institution.region)
 

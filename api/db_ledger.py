@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.api.db import Base, UTCDateTime, utcnow
+from vigil.api.db_base import Base, UTCDateTime, utcnow
 
 
 class HazardRow(Base):

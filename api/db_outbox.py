@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.api.db import Base, UTCDateTime, utcnow
+from vigil.api.db_base import Base, UTCDateTime, utcnow
 
 
 class OutboxRow(Base):

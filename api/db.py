@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Float, Index, Integer, String, Text, create_engine,
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from vigil.api.db_base import Base, UTCDateTime, utcnow
+from vigil.api.db_base import Base, UTCDateTime, utc, utcnow
 from vigil.api import db_access as _db_access  # noqa: F401  (registers the account tables on Base)
 from vigil.api import db_inventory as _db_inventory  # noqa: F401  (registers the inventory tables on Base)
 from vigil.api import db_outbox as _db_outbox  # noqa: F401  (registers the outbox tables on Base)
@@ -87,6 +87,5 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
 
 
 def as_utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    """`utc`, passing None through (nullable columns)."""
+    return None if dt is None else utc(dt)

@@ -13,6 +13,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def utc(dt: datetime) -> datetime:
+    """`dt` as aware UTC; a naive value is taken as UTC (SQLite stores naive values; its text compares as UTC)."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
 class Base(DeclarativeBase):
     pass
 

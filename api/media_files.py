@@ -10,10 +10,11 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from vigil.api.db import EventRow
+from vigil.api.db_base import utc
 
 log = logging.getLogger("vigil.api")
 
@@ -34,10 +35,6 @@ def write_atomically(path: Path, data: bytes) -> None:
 def media_dir_of(data_dir: str | Path) -> Path:
     """Where a service's evidence lives under its `storage.data_dir` (a cluster head's copies of nodes' too)."""
     return Path(data_dir).resolve() / "media"
-
-
-def utc(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 class MediaFiles:
@@ -88,7 +85,7 @@ class MediaFiles:
         first (cluster mode; again while not `final`, the copy kept serving when the node does not answer), None
         when it cannot be had."""
         root = self.media_dir.resolve()
-        p = (self.media_dir / self.local_rel(rel)).resolve()
+        p = self._abs(rel).resolve()
         if root not in p.parents:
             return None
         if (not final or not p.is_file()) and rel.startswith("@") and self.fetch is not None:

@@ -31,7 +31,8 @@ from sqlalchemy.orm import sessionmaker
 
 from vigil.api.db import EventRow
 from vigil.api.dbthread import DatabaseStalled, DbThread, unreachable
-from vigil.api.media_files import MediaFiles, utc
+from vigil.api.db_base import utc
+from vigil.api.media_files import MediaFiles
 from vigil.api.spool import EventSpool, SpoolEntry, record_body, record_of
 from vigil.outbox import messages
 from vigil.vision.events import EventRecord

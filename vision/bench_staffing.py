@@ -53,6 +53,7 @@ def val_rooms() -> set[str]:
         raise SystemExit(f"{path}: missing; run `vigil models splits` first")
     return set(json.loads(path.read_text())["val_groups"])
 
+
 ROLES = ("patient", "person")  # care_ward's who-classes; the others (lie, sit, stand, fall, move) are postures
 INSIDE = 0.8  # a role box this much inside a posture box is the same person boxed twice
 

@@ -33,7 +33,8 @@ from sqlalchemy import Integer, Select, and_, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from vigil.access import normalise_region
-from vigil.api.db import EventRow, as_utc
+from vigil.api.db import EventRow
+from vigil.api.db_base import utc  # every bound aware UTC: SQLite compares the stored UTC text
 from vigil.api.db_gate import GateCountRow
 from vigil.api.db_ledger import HazardRow
 from vigil.ledger.config import CATEGORIES, RULE_CATEGORY
@@ -142,12 +143,6 @@ def institutions_from_runtime(rt) -> dict[str, InstitutionInfo]:
 
 
 # -- the queries ---------------------------------------------------------------------------------------------------
-def utc(dt: datetime) -> datetime:
-    """Aware UTC (naive means UTC): SQLite compares the stored UTC text, so every bound must be UTC."""
-    out = as_utc(dt)
-    assert out is not None
-    return out
-
 
 def dialect(s: Session) -> str:
     return s.get_bind().dialect.name

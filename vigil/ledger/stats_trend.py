@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from vigil.api.db import EventRow
+from vigil.api.db_base import utc
 from vigil.api.db_ledger import HazardRow
 
 Bucket = Literal["day", "week", "month"]
@@ -27,12 +28,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
 def clamp(dt: datetime) -> datetime:
-    return min(max(_utc(dt), EARLIEST), LATEST)
+    return min(max(utc(dt), EARLIEST), LATEST)
 
 
 def _month_start(d: date) -> date:
@@ -124,7 +121,7 @@ def _hour(d: str, col):
 
 def _parse_hour(v: Any) -> datetime:
     if isinstance(v, datetime):
-        return v.astimezone(timezone.utc) if v.tzinfo else v.replace(tzinfo=timezone.utc)
+        return utc(v)
     return datetime(int(v[:4]), int(v[5:7]), int(v[8:10]), int(v[11:13]), tzinfo=timezone.utc)
 
 

@@ -133,7 +133,7 @@ def test_the_live_view_asks_the_holding_node_and_follows_a_move():
     import pytest
 
     from vigil.cluster.live_proxy import NodeFeed
-    from vigil.live import LiveError
+    from vigil.live_errors import LiveError
 
     calls, dead = [], set()
     held = {"n1": {"c1"}, "n2": set()}

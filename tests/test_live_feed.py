@@ -20,7 +20,7 @@ def feed(tmp_path):
 
 
 def test_refusals_cross_as_their_own_kind(feed):
-    from vigil.live import LiveError
+    from vigil.live_errors import LiveError
     from vigil.live_feed import NoFrame, NotRunning, answered
 
     reply = feed.call("next_jpeg", "exit1", None)  # configured, not started here

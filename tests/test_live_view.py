@@ -69,7 +69,7 @@ def test_webrtc_viewers_share_one_pull_and_are_audited(live_rt):
 
 def test_scope_cap_hangup_and_bad_offers(live_rt):
     rt, client, _ = live_rt
-    from vigil.live import restrict_ice_hosts
+    from vigil.live_webrtc import restrict_ice_hosts
 
     restrict_ice_hosts(["127.0.0.1"])
     outside = asyncio.run(watch(client, "gate1", 0, headers=bearer(rt, "hexi")))
@@ -83,7 +83,7 @@ def test_scope_cap_hangup_and_bad_offers(live_rt):
     async def held_sessions():
         """Three offers with max_viewers_per_camera=2: the third is refused; hang up frees a slot."""
         from aiortc import RTCPeerConnection
-        from vigil.live import ice_configuration
+        from vigil.live_webrtc import ice_configuration
 
         pcs, out = [], []
         for _ in range(3):

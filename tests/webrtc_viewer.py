@@ -8,7 +8,7 @@ import time
 async def watch(client, camera_id: str, seconds: float, headers=None) -> dict:
     """A browser-like viewer: recvonly video, H.264 offered; returns what it saw."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
-    from vigil.live import ice_configuration, restrict_ice_hosts
+    from vigil.live_webrtc import ice_configuration, restrict_ice_hosts
 
     restrict_ice_hosts(["127.0.0.1"])
     pc = RTCPeerConnection(ice_configuration([]))

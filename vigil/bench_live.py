@@ -167,7 +167,7 @@ async def _view(url: str, token: str, n: int, seconds: float) -> dict:
     import httpx
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
-    from vigil.live import ice_configuration, restrict_ice_hosts
+    from vigil.live_webrtc import ice_configuration, restrict_ice_hosts
 
     restrict_ice_hosts(["127.0.0.1"])
     counts = [0] * n

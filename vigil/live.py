@@ -10,11 +10,8 @@ Everything aiortc runs on the relay's own event loop, in one thread ("live-relay
 caller is on (uvicorn's loop, a TestClient portal): `open_session`, `hang_up` are awaitable from any loop,
 `close_camera`, `close_all` are plain calls.
 
-ICE host candidates: aioice offers every interface address except 127.0.0.1 and has no option to choose them.
-`restrict_ice_hosts` replaces `aioice.ice.get_host_addresses` (the one function aioice's `Connection` asks while
-gathering) with a filter that returns exactly `live.ice_host_addresses` when that list is set (127.0.0.1 allowed),
-and aioice's own choice when it is empty. It is process-wide (aioice keeps no per-connection setting); no STUN
-server is asked unless `live.stun_servers` names one.
+ICE host candidates and the offer check live in vigil/live_webrtc.py; the refusals (`LiveError` and its kinds,
+each with its HTTP status) in vigil/live_errors.py. No STUN server is asked unless `live.stun_servers` names one.
 
 Not decoded, so a new viewer sees a picture from the camera's next key frame (its GOP); a browser's PLI cannot
 force one. Browsers play H.264 Constrained Baseline, Baseline, Main and High (8-bit 4:2:0) with
@@ -34,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vigil.live_config import LiveConfig
+from vigil.live_errors import BadOffer, LiveError, NotRelayable, SourceFailed, ViewerCap
+from vigil.live_webrtc import ice_configuration, offer_has_h264, restrict_ice_hosts
 
 log = logging.getLogger("vigil.live")
 
@@ -53,72 +52,6 @@ class _RedactSourceUrls(logging.Filter):
 logging.getLogger("aiortc.contrib.media").addFilter(_RedactSourceUrls())
 
 PLAYABLE_PROFILES = frozenset({"Baseline", "Constrained Baseline", "Main", "High"})
-
-
-class LiveError(Exception):
-    """A refusal with the HTTP status the API answers and a detail safe to show (never the camera URL)."""
-    status = 409
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
-
-
-class NotRelayable(LiveError):
-    status = 409  # not RTSP, not H.264, a profile browsers do not play
-
-
-class ViewerCap(LiveError):
-    status = 503
-
-
-class SourceFailed(LiveError):
-    status = 503  # the camera's stream could not be opened for live viewing
-
-
-class BadOffer(LiveError):
-    status = 422
-
-
-# -- ICE host candidates ---------------------------------------------------------------------------------------
-_allowed_hosts: list[str] | None = None
-_aioice_original = None
-
-
-def restrict_ice_hosts(addresses: list[str] | None) -> None:
-    """ICE host candidates of every RTCPeerConnection in this process: exactly `addresses` (127.0.0.1 allowed),
-    or aioice's own choice (all interface addresses but loopback) when empty or None."""
-    global _allowed_hosts, _aioice_original
-    import aioice.ice as ice
-
-    if _aioice_original is None:
-        _aioice_original = ice.get_host_addresses
-
-        def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-            if _allowed_hosts is None:
-                return _aioice_original(use_ipv4, use_ipv6)
-            return [a for a in _allowed_hosts if (use_ipv6 if ":" in a else use_ipv4)]
-
-        ice.get_host_addresses = host_addresses
-    _allowed_hosts = list(addresses) if addresses else None
-
-
-def ice_configuration(stun_servers: list[str]):
-    from aiortc import RTCConfiguration, RTCIceServer
-
-    return RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in stun_servers])
-
-
-def offer_has_h264(sdp: str) -> bool:
-    """The offer's video section lists H.264 (what the relay sends)."""
-    lines = sdp.replace("\r\n", "\n").split("\n")
-    in_video = False
-    for ln in lines:
-        if ln.startswith("m="):
-            in_video = ln.startswith("m=video")
-        elif in_video and ln.startswith("a=rtpmap:") and "h264/90000" in ln.lower():
-            return True
-    return False
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from vigil.live import LiveError
+from vigil.live_errors import LiveError
 
 MAX_BOXES = 300  # a frame's detections shown at most (highest scores first)
 

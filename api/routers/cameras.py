@@ -14,7 +14,7 @@ from vigil.api.deps import get_runtime, get_session
 from vigil.api.errors import error_responses
 from vigil.api.schemas import ID_PATTERN, CameraOut
 from vigil.api.security import can_see, client_address, require
-from vigil.live import LiveError
+from vigil.live_errors import LiveError
 from vigil.live_feed import MAX_BOXES, age_s
 from vigil.service import Runtime
 

@@ -18,7 +18,7 @@ from vigil.api.deps import get_runtime
 from vigil.api.errors import error_responses
 from vigil.api.schemas import ID_PATTERN
 from vigil.api.security import check_visible, client_address, require
-from vigil.live import LiveError
+from vigil.live_errors import LiveError
 from vigil.service import Runtime
 
 router = APIRouter(tags=["live"])

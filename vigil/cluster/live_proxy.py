@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from vigil.live import LiveError
+from vigil.live_errors import LiveError
 from vigil.live_feed import NoFrame, NotRunning, answered
 
 log = logging.getLogger("vigil.cluster")

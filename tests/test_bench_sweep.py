@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from helpers import shared_path
-from vigil.bench import ModelSide, judge_naive, judge_vigil, parse_models, search_largest
+from vigil.bench import ModelSide, parse_models
 from vigil.bench_footage import is_still, mix_mounts, split_gops
+from vigil.bench_judge import judge_naive, judge_vigil, search_largest
 from vigil.bench_worker import Demand
 
 

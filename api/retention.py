@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from vigil.api.db import EventRow
 from vigil.config import RetentionConfig
+from vigil.loops import BackgroundLoop
 
 if TYPE_CHECKING:
     from vigil.api.store import EventStore
@@ -48,14 +49,17 @@ class MediaFile:
     mtime: float
 
 
-class MediaMaintainer:
+class MediaMaintainer(BackgroundLoop):
     """Deletes old media by age, free disk space and total size, and keeps the event rows in step.
 
     `start()` runs `run_once()` at once and then every `cfg.check_interval_s` in a daemon thread until
     `stop()`. Counters for health/metrics: `files_deleted`, `bytes_freed`, `runs`, `last_run_at`,
     `last_error` (None after a clean run); `stats()` returns them as a dict."""
 
+    thread_name = "media-maintainer"
+
     def __init__(self, store: "EventStore", cfg: RetentionConfig):
+        super().__init__()
         self.store, self.cfg = store, cfg
         self.media_dir = Path(store.media_dir)
         self.files_deleted = 0
@@ -63,24 +67,9 @@ class MediaMaintainer:
         self.runs = 0
         self.last_run_at: datetime | None = None
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()  # run_once from a test or an admin call never overlaps the thread
 
     # -- thread --------------------------------------------------------------------------------
-    def start(self) -> "MediaMaintainer":
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="media-maintainer", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vigil.loops import BackgroundLoop
 from vigil.vision.events import EventRecord
 
 if TYPE_CHECKING:
@@ -215,31 +216,14 @@ class EventSpool:
                 "replayed": self.replayed, "dropped": dict(self.dropped)}
 
 
-class SpoolMaintainer:
-    """Replays the spool into the database whenever it holds writes and the database answers."""
+class SpoolMaintainer(BackgroundLoop):
+    """Replays the spool into the database whenever it holds writes and the database answers (`wake()`: a write
+    was spooled)."""
+    thread_name = "spool-maintainer"
 
     def __init__(self, store: "EventStore", retry_max_s: float = 5.0):
+        super().__init__()
         self.store, self.retry_max_s = store, retry_max_s
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> "SpoolMaintainer":
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="spool-maintainer", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def _loop(self) -> None:
         delay = 0.5

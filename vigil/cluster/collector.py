@@ -14,7 +14,6 @@ No Ray here: `fetch(node, rel)` is given."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -24,31 +23,24 @@ from sqlalchemy import or_, select
 
 from vigil.api.db import EventRow
 from vigil.api.media_files import write_atomically
+from vigil.loops import BackgroundLoop
 
 log = logging.getLogger("vigil.cluster")
 
 
-class EvidenceCollector:
+class EvidenceCollector(BackgroundLoop):
+    thread_name = "evidence-collector"
+
     def __init__(self, sessions, media_dir: Path, fetch: Callable[[str, str], bytes | None], *,
                  every_s: float = 5.0, window_s: float = 3600.0):
+        super().__init__()
         self.sessions, self.media_dir, self.fetch = sessions, Path(media_dir), fetch
         self.every_s, self.window_s = every_s, window_s
         self.done: dict[str, float] = {}  # media path -> when its final copy was made (time.time())
         self.copied = self.failed = self.bytes = 0
         self.unreachable: set[str] = set()  # nodes whose last answer failed (logged once)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="evidence-collector", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
+    def _loop(self) -> None:
         while not self._stop.wait(self.every_s):
             try:
                 self.collect()

@@ -9,7 +9,6 @@ UPDATE is conditional on the level read)."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from vigil.api.db_access import UserRow, UserScopeRow
 from vigil.api.db_ledger import HazardRow
 from vigil.ledger.config import HazardsConfig
 from vigil.ledger.hazards import Actor, announce, audit_step, history
+from vigil.loops import BackgroundLoop
 
 log = logging.getLogger("vigil.ledger")
 ACTOR = Actor(name="escalation")
@@ -95,15 +95,15 @@ def escalate_due(s: Session, policy: HazardsConfig, now: datetime, regions: Mapp
     return done
 
 
-class EscalationMaintainer:
+class EscalationMaintainer(BackgroundLoop):
     """Runs `escalate_due` every `policy.escalation_check_s` seconds; `now` is the runtime's clock (read at each
     pass, so a test that puts a ManualClock on the runtime drives it)."""
+    thread_name = "hazard-escalation"
 
     def __init__(self, sessions: Callable[[], Session], policy: HazardsConfig, now: Callable[[], datetime],
                  regions: Callable[[], Mapping[str, str]]):
+        super().__init__()
         self.sessions, self.policy, self.now, self.regions = sessions, policy, now, regions
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.runs = 0
         self.escalated = 0
         self.last_error: str | None = None
@@ -115,12 +115,6 @@ class EscalationMaintainer:
         self.escalated += len(done)
         return done
 
-    def start(self) -> "EscalationMaintainer":
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="hazard-escalation", daemon=True)
-        self._thread.start()
-        return self
-
     def _loop(self) -> None:
         while not self._stop.wait(self.policy.escalation_check_s):
             try:
@@ -129,8 +123,3 @@ class EscalationMaintainer:
             except Exception as exc:  # noqa: BLE001 - a database blink: the next pass tries again
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("escalation pass failed; the next one tries again", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import sessionmaker
 
 from vigil.api.db import as_utc, utcnow
 from vigil.api.db_outbox import DeadLetterRow, OutboxChannelRow, OutboxRow
+from vigil.loops import BackgroundLoop
 from vigil.outbox.channels import Channel, DeliveryError
 from vigil.outbox.config import NotificationsConfig
 from vigil.outbox.messages import Notification
@@ -41,9 +42,12 @@ BATCH = 100
 PRUNE_EVERY_S = 3600.0
 
 
-class NotificationMaintainer:
+class NotificationMaintainer(BackgroundLoop):
+    thread_name = "notification-maintainer"
+
     def __init__(self, sessions: sessionmaker, cfg: NotificationsConfig, channels: list[Channel],
                  on_published: Callable[[int], None] | None = None, on_pass: Callable[[], None] | None = None):
+        super().__init__()
         self.sessions, self.cfg, self.channels = sessions, cfg, list(channels)
         self.on_published, self.on_pass = on_published, on_pass
         self.published = 0
@@ -53,30 +57,17 @@ class NotificationMaintainer:
         self.last_error: str | None = None
         self._due: dict[str, float] = {}  # channel -> monotonic time of its next try
         self._busy: dict[str, Future] = {}
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._run_lock = threading.Lock()
         self._pruned_at = 0.0
         self._db_down = False
 
     # -- thread ----------------------------------------------------------------------------------
-    def start(self) -> "NotificationMaintainer":
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.channels)), thread_name_prefix="notify")
-            self._thread = threading.Thread(target=self._loop, name="notification-maintainer", daemon=True)
-            self._thread.start()
-        return self
+    def _before_start(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.channels)), thread_name_prefix="notify")
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the loop; a delivery in flight finishes (and is recorded) first."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def _after_stop(self) -> None:
+        # stop() has ended the loop; a delivery in flight finishes (and is recorded) first
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

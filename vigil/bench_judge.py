@@ -43,6 +43,12 @@ def search_largest(measure: Callable[[int], dict], max_n: int, start: int = 1, l
             "first_failed": bad, "steps": steps}
 
 
+def _lag_problems(lag: float | None) -> list[str]:
+    if lag is None:
+        return ["no frame evaluated"]
+    return [f"lag p99 {lag:.2f} s >= {LAG_LIMIT_S:g} s"] if lag >= LAG_LIMIT_S else []
+
+
 def _short(runs: float | None, due: float | None) -> bool:
     return due is not None and due > 0 and (runs or 0) < HOLD_SHARE * due - 1
 
@@ -57,10 +63,7 @@ def judge_vigil(r: dict, kinds: list[str] | None = None) -> tuple[bool, str]:
     if r.get("offline_cameras"):
         why.append(f"{len(r['offline_cameras'])} camera(s) offline")
     lag = r.get("lag_p99_s")
-    if lag is None:
-        why.append("no frame evaluated")
-    elif lag >= LAG_LIMIT_S:
-        why.append(f"lag p99 {lag:.2f} s >= {LAG_LIMIT_S:g} s")
+    why += _lag_problems(lag)
     ratios = {}
     for model in ("objects", "fire"):
         short = [cid for cid, c in per.items() if _short(c.get(f"{model}_runs"), c.get(f"{model}_due"))]
@@ -85,10 +88,7 @@ def judge_naive(r: dict, need_hz: float) -> tuple[bool, str]:
     if r.get("errors"):
         why.append(f"{len(r['errors'])} camera loop(s) failed: {r['errors'][0][:200]}")
     lag = r.get("lag_p99_s")
-    if lag is None:
-        why.append("no frame evaluated")
-    elif lag >= LAG_LIMIT_S:
-        why.append(f"lag p99 {lag:.2f} s >= {LAG_LIMIT_S:g} s")
+    why += _lag_problems(lag)
     due = need_hz * (r.get("seconds") or 0)
     per = r.get("per_camera") or []
     runs = [c.get("runs", round(c.get("hz", 0) * (r.get("seconds") or 0))) for c in per]

@@ -31,6 +31,7 @@ INSTITUTIONS = [
     {"id": "b1", "name": "河西乡敬老院", "region": "示范县/河西乡"},
     {"id": "b2", "name": "河西乡救助站", "region": "示范县/河西乡", "kind": "relief_station"},
 ]
+NAMES = {i["id"]: i["name"] for i in INSTITUTIONS}
 USERS = {  # name: (role, scope)
     "admin": ("admin", {}),
     "county": ("supervisor", {"regions": ["示范县"]}),
@@ -150,6 +151,8 @@ def test_scoping_matrix(county, user):
     assert c.get("/metrics").status_code == (200 if user == "admin" else 403)
     me = c.get("/api/auth/me").json()
     assert me["username"] == user and me["role"] == USERS[user][0]
+    # the names of the scope's institutions, for the header (officers: their institution's name, not its id)
+    assert me["institution_names"] == {i: NAMES[i] for i in USERS[user][1].get("institutions", [])}, me
 
 
 @pytest.mark.parametrize("user", list(USERS))

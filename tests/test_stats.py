@@ -270,6 +270,7 @@ def test_api_scoping_filters_and_errors(county):
     # the default period: this month in the server's timezone (November in Shanghai)
     body = get("admin", "/api/stats").json()
     assert (body["since"], body["until"], body["group"]) == ("2026-10-31T16:00:00Z", "2026-11-30T16:00:00Z", "institution")
+    assert body["timezone"] == "Asia/Shanghai"  # the zone whose days a client's picked range is counted in
     assert [r["key"] for r in body["rows"]] == ["c2", "c1", "a2", "a1", "b1"]  # by region path, then name
     assert (body["total"]["events"], body["total"]["hazards_opened"], body["total"]["rectification_rate"]) == (8, 7, 4 / 7)
     assert "close_hours" not in body["total"]

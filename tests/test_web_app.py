@@ -191,6 +191,43 @@ def test_dashboard_cameras_audit_and_language(browser, live):
     context.close()
 
 
+def test_dashboard_period_counts_the_services_days_and_the_header_speaks_chinese(browser, live):
+    """The period picker counts the service's calendar days (server.timezone, Asia/Shanghai here) whatever the
+    browser's zone (New York here): it shows the month the statistics chose, and a picked range goes to the API as
+    the midnights of those days with the service's offset (the naive times it sent before were read as UTC, 8 hours
+    off). The header names the scope in the page's language."""
+    from datetime import timedelta
+    from urllib.parse import parse_qs, urlparse
+    from zoneinfo import ZoneInfo
+
+    url, rt, _ = live
+    assert rt.cfg.server.timezone == "Asia/Shanghai"
+    now = rt.clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    first = now.date().replace(day=1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    context, page = login(browser, url, "jianguan", timezone_id="America/New_York")
+    assert page.locator("#user-scope").inner_text().strip() == "辖区 示范县"
+    page.goto(f"{url}/app/#/dashboard")
+    ends = page.locator("#dashboard .el-range-input")
+    page.wait_for_function("document.querySelectorAll('#dashboard .el-range-input')[1]?.value", timeout=15000)
+    assert [ends.nth(0).input_value(), ends.nth(1).input_value()] == [first.isoformat(), last.isoformat()]
+
+    def picked(req):
+        q = parse_qs(urlparse(req.url).query)
+        return urlparse(req.url).path == "/api/stats" and q.get("since", [""])[0].startswith("2026-11-01")
+
+    with page.expect_request(picked, timeout=15000) as req:
+        ends.nth(0).fill("2026-11-01")
+        ends.nth(1).fill("2026-11-30")
+        ends.nth(1).press("Enter")
+    q = parse_qs(urlparse(req.value.url).query)
+    assert (q["since"], q["until"]) == (["2026-11-01T00:00:00+08:00"], ["2026-12-01T00:00:00+08:00"])
+    page.click("#lang")
+    assert page.locator("#user-scope").inner_text().strip() == "region 示范县"
+    page.click("#lang")
+    context.close()
+
+
 def test_phone_width_hazard_detail_with_camera_input(browser, live):
     url, rt, _ = live
     context, page = login(browser, url, "fy_officer", viewport={"width": 390, "height": 844}, is_mobile=True,

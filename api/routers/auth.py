@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil import accounts, audit
+from vigil import accounts, audit, inventory
 from vigil.access import Principal
 from vigil.api.db_access import ApiTokenRow, UserRow
 from vigil.api.deps import get_runtime, get_session
@@ -33,6 +33,9 @@ class LoginOut(BaseModel):
 class MeOut(UserIdentity):
     permissions: list[str] = Field(description="The actions this role may take (README, permission matrix).")
     via: str = Field(description="session or token.")
+    institution_names: dict[str, str] = Field(default_factory=dict, description=(
+        "The names of the institutions named in this user's scope, by id (for showing the scope; an id no longer "
+        "in the inventory is left out)."))
 
 
 class TokenIn(BaseModel):
@@ -103,7 +106,8 @@ def me(who: Principal = Depends(get_principal), s: Session = Depends(get_session
     from vigil.access import PERMISSIONS
 
     view = accounts.user_view(s, s.get(UserRow, who.user_id))
-    return {**view, "permissions": sorted(PERMISSIONS[who.role]), "via": who.via}
+    return {**view, "permissions": sorted(PERMISSIONS[who.role]), "via": who.via,
+            "institution_names": inventory.institution_names(s, view["institutions"])}
 
 
 @router.get("/api/tokens", response_model=list[TokenOut], responses=error_responses(401, 403))

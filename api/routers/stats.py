@@ -84,6 +84,9 @@ class StatsPage(BaseModel):
     group: Literal["institution", "township", "county", "category"] = Field(title="Grouped by")
     rows: list[StatsOut] = Field(title="Rows", description="One per institution, township, county or category.")
     total: StatsOut = Field(title="Total", description="All rows together.")
+    timezone: str = Field(title="Time zone", description=(
+        "The service's time zone (server.timezone), in which the default period and the days are counted: a "
+        "client picking calendar days sends their midnights in it."), examples=["Asia/Shanghai"])
 
 
 class RankedOut(StatsOut):
@@ -201,7 +204,7 @@ def get_stats(
         if group != "institution":
             rows = stats.rollup(rows, 2 if group == "township" else 1)
     return {"since": since, "until": until, "now": now, "group": group, "rows": [_row(r) for r in rows],
-            "total": _row(total)}
+            "total": _row(total), "timezone": rt.cfg.server.timezone}
 
 
 @router.get("/api/stats/ranking", response_model=RankingPage, summary="Institutions to supervise first",

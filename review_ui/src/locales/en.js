@@ -76,6 +76,7 @@ export default {
   "adm.disabled": "Disabled", "adm.lastLogin": "Last login", "adm.createdAt": "Created", "adm.actions": "Actions",
   "adm.newUser": "New user", "adm.editUser": "Edit user", "adm.edit": "Edit", "adm.resetPw": "Reset password",
   "adm.disable": "Disable", "adm.enable": "Enable", "adm.disableAccount": "Account disabled", "adm.never": "Never",
+  "scope.region": "region", "scope.institution": "institution", "scope.sep": ", ", "scope.none": "no scope",
   "adm.scopeAll": "Everything",
   "adm.scopeHint.admin": "Administrators have no scope limit and manage users, tokens and notifications.",
   "adm.scopeHint.supervisor": "Supervisor: pick one region (every institution in it and below).",

@@ -68,6 +68,7 @@ export default {
   "adm.disabled": "已停用", "adm.lastLogin": "最近登录", "adm.createdAt": "创建时间", "adm.actions": "操作",
   "adm.newUser": "新增用户", "adm.editUser": "编辑用户", "adm.edit": "编辑", "adm.resetPw": "重置密码",
   "adm.disable": "停用", "adm.enable": "启用", "adm.disableAccount": "停用该账号", "adm.never": "从未登录",
+  "scope.region": "辖区", "scope.institution": "机构", "scope.sep": "；", "scope.none": "无管辖范围",
   "adm.scopeAll": "全部（不限范围）",
   "adm.scopeHint.admin": "管理员不限管辖范围，可管理用户、令牌和通知。",
   "adm.scopeHint.supervisor": "监管人员：选择一个区域（含其下级区域的全部机构）。",

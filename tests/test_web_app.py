@@ -224,7 +224,9 @@ def test_dashboard_period_counts_the_services_days_and_the_header_speaks_chinese
     assert (q["since"], q["until"]) == (["2026-11-01T00:00:00+08:00"], ["2026-12-01T00:00:00+08:00"])
     page.click("#lang")
     assert page.locator("#user-scope").inner_text().strip() == "region 示范县"
+    assert page.locator("#dashboard .el-radio-button").all_inner_texts() == ["Day", "Week", "Month"]
     page.click("#lang")
+    assert page.locator("#dashboard .el-radio-button").all_inner_texts() == ["日", "周", "月"]
     context.close()
 
 

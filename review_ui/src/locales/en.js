@@ -44,6 +44,7 @@ export default {
   "hz.back": "Back to the ledger", "hz.done": "Done", "hz.sightings": "Sightings", "hz.photoKind": "Photo kind",
   "photo.before": "Before", "photo.after": "After", "photo.inspection": "Inspection", "photo.recheck": "Camera re-check",
   "photo.complaint": "Complaint photo",
+  "dash.bucket.day": "Day", "dash.bucket.week": "Week", "dash.bucket.month": "Month",
   "dash.events": "Events", "dash.confirmed": "Confirmed", "dash.opened": "Hazards opened", "dash.closed": "Closed",
   "dash.open": "Not closed", "dash.overdue": "Overdue", "dash.supervised": "Supervised", "dash.rate": "Rectification rate",
   "dash.onTime": "On time", "dash.gate": "Gate in / out", "dash.nightExits": "Night exits", "dash.trend": "Trend", "dash.ranking": "Supervise first", "dash.overdueList": "Overdue hazards",

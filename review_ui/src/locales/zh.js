@@ -40,6 +40,7 @@ export default {
   "hz.back": "返回台账", "hz.done": "操作成功", "hz.sightings": "发现次数", "hz.photoKind": "照片类型",
   "photo.before": "整改前", "photo.after": "整改后", "photo.inspection": "检查", "photo.recheck": "摄像机复核",
   "photo.complaint": "举报照片",
+  "dash.bucket.day": "日", "dash.bucket.week": "周", "dash.bucket.month": "月",
   "dash.events": "事件数", "dash.confirmed": "确认", "dash.opened": "新增隐患", "dash.closed": "已销号",
   "dash.open": "未销号", "dash.overdue": "逾期", "dash.supervised": "挂牌督办", "dash.rate": "整改率", "dash.onTime": "按期率",
   "dash.gate": "大门进/出", "dash.nightExits": "夜间外出", "dash.trend": "趋势", "dash.ranking": "重点督办排名", "dash.overdueList": "逾期隐患", "dash.drill": "分区统计",

@@ -35,3 +35,8 @@ export function fmtTime(v) {
   const d = new Date(v);
   return d.toLocaleString(lang.value === "en" ? "en-GB" : "zh-CN", { hour12: false });
 }
+
+// punctuation that differs by language: "name（note）" / "name (note)", "title：value" / "title: value", lists
+export const paren = (a, b) => (lang.value === "en" ? `${a} (${b})` : `${a}（${b}）`);
+export const colon = (a, b) => (lang.value === "en" ? `${a}: ${b}` : `${a}：${b}`);
+export const joinList = (items) => items.join(lang.value === "en" ? "; " : "；");

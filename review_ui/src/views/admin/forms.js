@@ -1,7 +1,7 @@
 // Shared bits of the admin forms: an API field error in the user's language, the 4xx message, client-side rules.
 import { ElMessage } from "element-plus";
 import { fieldErrors } from "../../api.js";
-import { t } from "../../i18n.js";
+import { paren, t } from "../../i18n.js";
 
 const BY_TYPE = {
   missing: "adm.required", string_too_short: "adm.tooShort", string_too_long: "adm.tooLong",
@@ -12,7 +12,7 @@ const BY_TYPE = {
 export function errText(field, err) {
   if (field === "password" && err.type === "string_too_short") return t("adm.pwShort");
   const key = BY_TYPE[err.type];
-  return key ? `${t(key)}（${err.msg}）` : err.msg;
+  return key ? paren(t(key), err.msg) : err.msg;
 }
 
 // puts a 422's per-field errors into `errs` (keys: the form's fields); returns true when at least one field got one

@@ -140,7 +140,7 @@ def test_pipeline_evidence_picture_shows_the_chinese_zone_name():
     assert len(sink.snapshots) == 1
     ev, jpeg = sink.snapshots[0]
     shot = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)[:STRIP_H], cv2.COLOR_BGR2GRAY).astype(int)
-    title = f"unattended_room | duty | {{}} | conf {ev.peak_confidence:.2f}"
+    title = f"消防控制室脱岗 | 值班室 | {{}} | 置信度 {ev.peak_confidence:.2f}"
     w, h = img.shape[1], img.shape[0]
     as_cn, as_qm = strip(title.format(NAME), w, h), strip(title.format("?" * len(NAME)), w, h)
     err_cn, err_qm = np.abs(shot - as_cn).mean(), np.abs(shot - as_qm).mean()

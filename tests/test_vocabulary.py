@@ -159,3 +159,18 @@ def test_every_class_a_rule_names_has_a_chinese_name_here_and_in_the_web_app():
         assert set(cls) == set(ZH_NAMES), set(cls) ^ set(ZH_NAMES)
         if lang == "zh":
             assert cls == ZH_NAMES
+
+
+def test_rule_names_in_evidence_match_the_web_app():
+    """The evidence title strip names the rule in Chinese (vision/vocabulary.RULE_ZH), with the words the web app's
+    zh locale uses (rule.*), for every rule type the configuration knows and camera_offline."""
+    import re
+
+    from vigil.rules_config import RULE_TYPES
+    from vigil.vision.vocabulary import RULE_ZH, rule_zh
+
+    web = dict(re.findall(r'"rule\.([a-z_]+)": "([^"]+)"', (REPO / "review_ui" / "src" / "locales" / "zh.js")
+                          .read_text(encoding="utf-8")))
+    assert set(RULE_ZH) == {*RULE_TYPES, "camera_offline"}, set(RULE_ZH) ^ {*RULE_TYPES, "camera_offline"}
+    assert RULE_ZH == {k: web[k] for k in RULE_ZH}
+    assert rule_zh("unattended_room") == "消防控制室脱岗" and rule_zh("no_such_rule") == "no_such_rule"

@@ -24,6 +24,7 @@ from vigil.vision.detections import Detections
 from vigil.vision.events import EventRecord, EventSink
 from vigil.vision.motion import MotionGate
 from vigil.vision.pipeline import CameraPipeline
+from vigil.vision.vocabulary import rule_zh
 
 log = logging.getLogger("vigil.processor")
 
@@ -281,7 +282,7 @@ class CameraProcessor:
         image = last.image if last is not None else np.full((360, 640, 3), 40, np.uint8)
         image = cv2.addWeighted(image, 0.4, np.zeros_like(image), 0.6, 0)
         return encode_jpeg(annotate(image, polygon_px=None, rule="camera_offline",
-                                    title=f"camera_offline | {self.camera.id} | last frame shown"))
+                                    title=f"{rule_zh('camera_offline')} | {self.camera.name} | 最后画面"))
 
     def snapshot_jpeg(self) -> bytes | None:
         last = self.reader.last_frame

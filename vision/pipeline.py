@@ -18,6 +18,7 @@ from vigil.vision.detections import Detections
 from vigil.vision.events import Crossing, EventRecord, EventSink
 from vigil.vision.rules import ConditionTimer, FrameContext, ZoneRule, build_rules
 from vigil.vision.rules.fire import FlickerMeter
+from vigil.vision.vocabulary import rule_zh
 
 log = logging.getLogger("vigil.vision")
 
@@ -159,7 +160,8 @@ class CameraPipeline:
 
     def _snapshot(self, m: RuleMonitor, image: np.ndarray, obs) -> bytes:
         zone = m.rule.zone(image)
-        title = f"{m.rule.type} | {self.camera.id} | {m.rule.zone_name} | conf {obs.confidence:.2f}"
+        # read by Chinese reviewers and printed into bulletins: the rule's and the camera's names, not their codes
+        title = f"{rule_zh(m.rule.type)} | {self.camera.name} | {m.rule.zone_name} | 置信度 {obs.confidence:.2f}"
         return encode_jpeg(annotate(image, polygon_px=zone.points, rule=m.rule.type, title=title, boxes=obs.evidence, mask=obs.mask))
 
     # -- status ------------------------------------------------------------------------------

@@ -69,6 +69,18 @@ ZH_NAMES: dict[str, str] = {
 }
 
 
+# Chinese names of the rules, for the title strip of evidence pictures; the web app's zh locale (rule.*) says the same
+RULE_ZH: dict[str, str] = {
+    "blocked_exit": "安全出口/通道堵塞", "unattended_room": "消防控制室脱岗", "ebike_indoor": "电动车违规入室",
+    "fire_smoke": "明火/烟雾", "gate": "大门夜间外出", "camera_offline": "摄像机离线",
+}
+
+
+def rule_zh(rule: str) -> str:
+    """The Chinese name of a rule type, else the type itself."""
+    return RULE_ZH.get(rule, rule)
+
+
 def zh_name(name: str) -> str:
     """The Chinese name of a class (in vigil's vocabulary), else the name itself."""
     return ZH_NAMES.get(vigil_name(name), name)

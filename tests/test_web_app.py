@@ -158,6 +158,27 @@ def test_hand_entered_hazard_open_to_closed_by_two_users(browser, live):
         assert h.state == "closed" and h.verified_by == "jianguan"
 
 
+def test_hazard_found_by_a_camera_shows_that_evidence_and_speaks_chinese(browser, live):
+    """A hazard opened by a confirmed event (the keyboard test confirmed six) shows the event's evidence picture as
+    its "when found" photo, its source and its history in words, not codes ('camera', 'opened' before)."""
+    from sqlalchemy import select
+    from vigil.api.db_ledger import HazardRow
+
+    url, rt, _ = live
+    with rt.sessions() as s:
+        hid = s.scalar(select(HazardRow.id).where(HazardRow.source == "camera").order_by(HazardRow.id))
+    assert hid is not None, "the keyboard test's confirmations opened no hazard"
+    context, page = login(browser, url, "jianguan")
+    page.goto(f"{url}/app/#/hazards/{hid}")
+    page.locator("#hazard-detail").wait_for(timeout=10000)
+    page.wait_for_function("document.querySelector('#photo-found')?.naturalWidth > 0", timeout=10000)
+    cells = page.locator("#hazard-detail .el-descriptions__content").all_inner_texts()
+    assert "摄像机" in [c.strip() for c in cells], cells
+    assert page.locator("#hazard-history .el-timeline-item strong").first.inner_text() == "登记"
+    assert "opened" not in page.locator("#hazard-history").inner_text()
+    context.close()
+
+
 def test_dashboard_cameras_audit_and_language(browser, live):
     url, rt, _ = live
     context, page = login(browser, url, "admin")

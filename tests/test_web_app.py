@@ -179,6 +179,49 @@ def test_hazard_found_by_a_camera_shows_that_evidence_and_speaks_chinese(browser
     context.close()
 
 
+def test_supervisor_assigns_supervises_and_comments_a_hazard(browser, live):
+    """The county supervisor's own actions on a hazard, beside its state steps: name who fixes it and a new deadline,
+    list it for supervision (挂牌督办), comment; each lands in the ledger and its history, in words."""
+    from sqlalchemy import select
+    from vigil.api.db_ledger import HazardHistoryRow, HazardRow
+
+    url, rt, _ = live
+    with rt.sessions() as s:
+        h0 = s.scalars(select(HazardRow).where(HazardRow.source == "camera", HazardRow.state != "closed")
+                       .order_by(HazardRow.id)).first()
+        hid, deadline0 = h0.id, h0.deadline_at
+    context, page = login(browser, url, "jianguan")
+    page.goto(f"{url}/app/#/hazards/{hid}")
+    page.locator("#hazard-detail").wait_for(timeout=10000)
+
+    def act(button, fill):
+        n = page.locator("#hazard-history .el-timeline-item").count()
+        page.click(button)
+        fill()
+        page.click("#ha-ok")
+        page.wait_for_function(f"document.querySelectorAll('#hazard-history .el-timeline-item').length === {n + 1}",
+                               timeout=10000)
+
+    def assign():
+        page.fill("#ha-responsible", "张建国")
+        page.fill("#ha-note", "院长负责，周五前整改")
+
+    act("#ha-assign", assign)
+    act("#ha-supervise", lambda: page.fill("#ha-note", "逾期风险高，县局挂牌"))
+    assert page.locator("#ha-supervise").count() == 0  # listed: the button goes
+    act("#ha-comment", lambda: page.fill("#ha-note", "已电话督促"))
+    texts = page.locator("#hazard-history .el-timeline-item strong").all_inner_texts()
+    assert texts[-3:] == ["指派责任人", "挂牌督办", "备注"], texts
+    assert "已电话督促" in page.locator("#hazard-history").inner_text()
+    assert "张建国" in page.locator("#hazard-detail .el-descriptions").inner_text()
+    with rt.sessions() as s:
+        h = s.get(HazardRow, hid)
+        actions = s.scalars(select(HazardHistoryRow.action).where(HazardHistoryRow.hazard_id == hid)).all()
+        assert (h.responsible, h.supervised, h.supervisor, h.deadline_at) == ("张建国", True, "jianguan", deadline0)
+        assert actions[-3:] == ["assigned", "supervised", "comment"]
+    context.close()
+
+
 def test_dashboard_cameras_audit_and_language(browser, live):
     url, rt, _ = live
     context, page = login(browser, url, "admin")

@@ -42,6 +42,7 @@ export default {
   "step.opened": "Opened", "step.sighting": "Seen again", "step.reopened": "Seen again, reopened", "step.assigned": "Assigned",
   "step.comment": "Comment", "step.supervised": "Supervised", "step.escalated": "Escalated (overdue)", "step.recheck": "Camera re-check",
   "step.photo": "Photo uploaded",
+  "ha.assign": "Assign / deadline", "ha.supervise": "List for supervision", "ha.comment": "Add comment", "ha.text": "Comment",
   "hz.new": "New hazard", "hz.detail": "Hazard", "hz.history": "History", "hz.photos": "Photos",
   "hz.afterPhoto": "After-photo", "hz.recheckPhoto": "Camera re-check", "hz.noPhoto": "None",
   "hz.upload": "Upload a photo (or take one)", "hz.uploaded": "Photo uploaded", "hz.note": "Note",

@@ -39,6 +39,7 @@ export default {
   "step.opened": "登记", "step.sighting": "再次发现", "step.reopened": "再次发现，重新打开", "step.assigned": "指派责任人",
   "step.comment": "备注", "step.supervised": "挂牌督办", "step.escalated": "逾期升级督办", "step.recheck": "摄像机复核",
   "step.photo": "上传照片",
+  "ha.assign": "指派/调整期限", "ha.supervise": "挂牌督办", "ha.comment": "添加备注", "ha.text": "备注内容",
   "hz.new": "新增隐患", "hz.detail": "隐患详情", "hz.history": "处理记录", "hz.photos": "照片", "hz.afterPhoto": "整改后照片",
   "hz.recheckPhoto": "摄像机复核画面", "hz.noPhoto": "暂无", "hz.upload": "上传照片（可直接拍照）", "hz.uploaded": "照片已上传",
   "hz.note": "说明", "hz.override": "复核仍存在，人工确认已整改", "hz.steps": "可执行操作", "hz.noSteps": "当前无可执行操作",

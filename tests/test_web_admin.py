@@ -16,7 +16,7 @@ from vigil_fixtures import (LiveServer, build_web, make_user, service_config,
 
 pytestmark = pytest.mark.browser
 
-SUPERVISOR_MENUS = ["审核队列", "隐患台账", "数据看板", "摄像机"]
+SUPERVISOR_MENUS = ["审核队列", "隐患台账", "群众举报", "数据看板", "摄像机"]
 NEW_PASSWORD = "Zhang-jg-2026!"
 
 

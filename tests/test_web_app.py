@@ -10,8 +10,8 @@ from vigil_fixtures import (LiveServer, build_web, make_user, seed_events, servi
 pytestmark = pytest.mark.browser
 
 MENUS = {
-    "admin": ["审核队列", "隐患台账", "数据看板", "摄像机", "系统管理"],
-    "jianguan": ["审核队列", "隐患台账", "数据看板", "摄像机"],
+    "admin": ["审核队列", "隐患台账", "群众举报", "数据看板", "摄像机", "系统管理"],
+    "jianguan": ["审核队列", "隐患台账", "群众举报", "数据看板", "摄像机"],
     "fy_officer": ["隐患台账", "数据看板", "摄像机"],
     "shenhe": ["审核队列", "隐患台账", "数据看板", "摄像机"],
     "chakan": ["隐患台账", "数据看板", "摄像机"],
@@ -222,6 +222,61 @@ def test_supervisor_assigns_supervises_and_comments_a_hazard(browser, live):
     context.close()
 
 
+def test_public_reports_from_the_form_to_a_hazard_or_dismissed(browser, live):
+    """群众举报: two complaints sent through the real public form reach the county supervisor's list; one becomes a
+    hazard (source: public report), the other is dismissed with a reason that the list then shows."""
+    from sqlalchemy import select
+    from vigil.api.db_ledger import ComplaintRow, HazardRow
+
+    url, rt, _ = live
+    context, page = login(browser, url, "admin")
+    made = page.evaluate("""async () => {
+        const r = await fetch('/api/intake/tokens', {method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({kind: 'institution', name: '大门公告栏', institution_id: 'fy'})});
+        return [r.status, await r.json()];
+    }""")
+    assert made[0] == 201, made
+    form_url = made[1]["form_url"]
+    context.close()
+    public = browser.new_context(locale="zh-CN")
+    form = public.new_page()
+    for text in ("二楼东侧安全出口堆放杂物，晚上锁门", "测试一下"):
+        form.goto(f"{url}{form_url}")
+        form.fill("#text", text)
+        form.fill("#contact", "13800000000")
+        form.locator("button[type=submit], input[type=submit]").first.click()
+        form.get_by_text("已提交，谢谢").wait_for(timeout=10000)
+    public.close()
+
+    context, page = login(browser, url, "jianguan")
+    page.goto(f"{url}/app/#/complaints")
+    page.wait_for_function("Number(document.querySelector('#complaints')?.dataset.total) >= 2", timeout=10000)
+    rows = page.locator("#complaints .el-table__row")
+    rows.filter(has_text="安全出口堆放杂物").first.click()
+    page.locator("#complaint-detail").wait_for(timeout=10000)
+    assert page.locator("#cp-contact").inner_text() == "联系方式：13800000000"
+    page.fill("#cp-title", "二楼东侧安全出口堆放杂物")
+    page.locator(".el-select__wrapper", has=page.locator("#cp-category")).click()
+    page.locator(".el-select-dropdown__item:visible", has_text="安全出口/疏散通道堵塞").click()
+    page.click("#cp-ok")
+    page.locator("#hazard-detail").wait_for(timeout=10000)
+    assert "群众举报" in page.locator("#hazard-detail .el-descriptions").inner_text()
+    page.goto(f"{url}/app/#/complaints")
+    page.locator("#complaints .el-table__row", has_text="测试一下").first.click()
+    page.locator("#cp-action").get_by_text("不予受理").click()
+    page.fill("#cp-reason", "测试信息，非隐患")
+    page.click("#cp-ok")
+    page.locator("#cp-status").get_by_text("不予受理").click()
+    page.locator("#complaints .el-table__row", has_text="测试信息，非隐患").wait_for(timeout=10000)
+    with rt.sessions() as s:
+        done = {c.text: (c.status, c.hazard_id, c.reason) for c in s.scalars(select(ComplaintRow))}
+        hazard = s.get(HazardRow, done["二楼东侧安全出口堆放杂物，晚上锁门"][1])
+        assert (hazard.source, hazard.category, hazard.title) == ("complaint", "blocked_passage", "二楼东侧安全出口堆放杂物")
+    assert done["测试一下"] == ("dismissed", None, "测试信息，非隐患")
+    context.close()
+
+
 def test_dashboard_cameras_audit_and_language(browser, live):
     url, rt, _ = live
     context, page = login(browser, url, "admin")
@@ -241,7 +296,7 @@ def test_dashboard_cameras_audit_and_language(browser, live):
     # English, remembered across a reload; Element Plus's own texts follow
     page.click("#lang")
     assert page.locator(".v-aside .el-menu-item").all_inner_texts() == [
-        "Review queue", "Hazard ledger", "Dashboard", "Cameras", "Administration"]
+        "Review queue", "Hazard ledger", "Public reports", "Dashboard", "Cameras", "Administration"]
     page.reload()
     page.locator(".v-aside .el-menu-item").first.wait_for(timeout=10000)
     assert page.locator("#page-title").inner_text() == "Administration"

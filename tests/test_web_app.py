@@ -222,27 +222,42 @@ def test_supervisor_assigns_supervises_and_comments_a_hazard(browser, live):
     context.close()
 
 
+def public_status(link: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        return urllib.request.urlopen(link, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def test_public_reports_from_the_form_to_a_hazard_or_dismissed(browser, live):
-    """群众举报: two complaints sent through the real public form reach the county supervisor's list; one becomes a
-    hazard (source: public report), the other is dismissed with a reason that the list then shows."""
+    """群众举报: the county supervisor makes a form link for one home; two complaints sent through that real public
+    form reach the supervisor's list; one becomes a hazard (source: public report), the other is dismissed with a
+    reason that the list then shows; the link, revoked, stops working."""
     from sqlalchemy import select
     from vigil.api.db_ledger import ComplaintRow, HazardRow
 
     url, rt, _ = live
-    context, page = login(browser, url, "admin")
-    made = page.evaluate("""async () => {
-        const r = await fetch('/api/intake/tokens', {method: 'POST', credentials: 'same-origin',
-            headers: {'Content-Type': 'application/json'},
-            body: JSON.stringify({kind: 'institution', name: '大门公告栏', institution_id: 'fy'})});
-        return [r.status, await r.json()];
-    }""")
-    assert made[0] == 201, made
-    form_url = made[1]["form_url"]
+    # the supervisor makes the form's link for one institution (shown once), for the notice board at its gate
+    context, page = login(browser, url, "jianguan")
+    page.goto(f"{url}/app/#/complaints")
+    page.locator(".el-tabs__item", has_text="举报表单链接").click()
+    page.click("#it-new")
+    page.fill("#it-name", "大门公告栏")
+    page.locator(".el-select__wrapper", has=page.locator("#it-institution")).click()
+    page.locator(".el-select-dropdown__item:visible", has_text="示范县福缘养老院").click()
+    page.click("#it-ok")
+    form_url = page.locator("#it-url").get_attribute("href")
+    assert form_url.startswith(f"{url}/intake/vgc_"), form_url
+    page.locator("#intake-tokens .el-table__row", has_text="大门公告栏").wait_for(timeout=10000)
+    assert form_url.split("/intake/")[1] not in page.locator("#intake-tokens .el-table").inner_text()  # never listed
     context.close()
     public = browser.new_context(locale="zh-CN")
     form = public.new_page()
     for text in ("二楼东侧安全出口堆放杂物，晚上锁门", "测试一下"):
-        form.goto(f"{url}{form_url}")
+        form.goto(form_url)
         form.fill("#text", text)
         form.fill("#contact", "13800000000")
         form.locator("button[type=submit], input[type=submit]").first.click()
@@ -274,6 +289,12 @@ def test_public_reports_from_the_form_to_a_hazard_or_dismissed(browser, live):
         hazard = s.get(HazardRow, done["二楼东侧安全出口堆放杂物，晚上锁门"][1])
         assert (hazard.source, hazard.category, hazard.title) == ("complaint", "blocked_passage", "二楼东侧安全出口堆放杂物")
     assert done["测试一下"] == ("dismissed", None, "测试信息，非隐患")
+    # revoked, the printed link stops working at once
+    page.locator(".el-tabs__item", has_text="举报表单链接").click()
+    page.locator("#intake-tokens .el-table__row", has_text="大门公告栏").locator(".it-revoke").click()
+    page.locator(".el-message-box__btns .el-button--primary").click()
+    page.locator("#intake-tokens .el-table__row", has_text="已作废").wait_for(timeout=10000)
+    assert public_status(form_url) == 404
     context.close()
 
 

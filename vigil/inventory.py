@@ -72,14 +72,6 @@ def regions_by_institution(s: Session) -> dict[str, str]:
 
 
 # -- views (API output and audit before/after: never a password) --------------------------------------------------
-def institution_names(s: Session, ids) -> dict[str, str]:
-    """Name by id of the institutions among `ids` that are in the inventory."""
-    ids = list(ids)
-    if not ids:
-        return {}
-    return dict(s.execute(select(InstitutionRow.id, InstitutionRow.name).where(InstitutionRow.id.in_(ids))).all())
-
-
 def region_view(row: RegionRow, s: Session) -> dict:
     parent = s.get(RegionRow, row.parent_id) if row.parent_id is not None else None
     return {"id": row.id, "path": row.path, "name": row.name, "parent_id": row.parent_id,

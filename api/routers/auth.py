@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil import accounts, audit, inventory
+from vigil import accounts, audit
 from vigil.access import Principal
 from vigil.api.db_access import ApiTokenRow, UserRow
 from vigil.api.deps import get_runtime, get_session
@@ -102,12 +102,13 @@ def logout(request: Request, response: Response, who: Principal = Depends(get_pr
 
 
 @router.get("/api/auth/me", response_model=MeOut, responses=error_responses(401))
-def me(who: Principal = Depends(get_principal), s: Session = Depends(get_session)) -> dict:
+def me(who: Principal = Depends(get_principal), s: Session = Depends(get_session),
+       rt: Runtime = Depends(get_runtime)) -> dict:
     from vigil.access import PERMISSIONS
 
     view = accounts.user_view(s, s.get(UserRow, who.user_id))
-    return {**view, "permissions": sorted(PERMISSIONS[who.role]), "via": who.via,
-            "institution_names": inventory.institution_names(s, view["institutions"])}
+    names = {i: rt.institutions[i].name for i in view["institutions"] if i in rt.institutions}
+    return {**view, "permissions": sorted(PERMISSIONS[who.role]), "via": who.via, "institution_names": names}
 
 
 @router.get("/api/tokens", response_model=list[TokenOut], responses=error_responses(401, 403))
